@@ -1,0 +1,3 @@
+from hiring_jobs.cli import main
+
+main()

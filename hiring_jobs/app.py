@@ -1,0 +1,28 @@
+"""The Procrastinate app: one per process, shared by the CLI, the web app and the workers.
+
+The stock CLI works on it too: `procrastinate --app=hiring_jobs.app.app worker`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+
+from hiring_jobs.db import database_url
+
+# Pool size when nothing else is said: the web app and the CLI defer on their own
+# SQLAlchemy connections, so the pool serves listen/notify, fetching and admin queries.
+DEFAULT_POOL_SIZE = 4
+
+
+def make_connector(*, max_size: int = DEFAULT_POOL_SIZE, **pool_args: Any) -> PsycopgConnector:
+    # The URL is resolved when the pool opens, not at import: importing the app
+    # must not start the embedded server or need a database.
+    return PsycopgConnector(conninfo=database_url, min_size=1, max_size=max_size, **pool_args)
+
+
+app = App(
+    connector=make_connector(),
+    import_paths=["hiring_jobs.tasks"],
+)

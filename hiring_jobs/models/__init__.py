@@ -1,0 +1,66 @@
+"""The hiring domain's tables. Import models from here."""
+
+from hiring_jobs.models.achievements import Achievement, AchievementUnlock
+from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
+from hiring_jobs.models.auth import AuthToken, TokenPurpose
+from hiring_jobs.models.base import Base
+from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
+from hiring_jobs.models.files import FileKind, StoredFile
+from hiring_jobs.models.jobs import (
+    Application,
+    ApplicationStatus,
+    ApplicationStatusChange,
+    JobPosting,
+    PostingStatus,
+)
+from hiring_jobs.models.learning import (
+    Course,
+    CourseEnrollment,
+    MentoringSession,
+    MentoringStatus,
+    QuizAttempt,
+)
+from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.resumes import ParseStatus, Resume
+from hiring_jobs.models.users import (
+    ActivityEvent,
+    Connection,
+    SkillSource,
+    User,
+    UserRole,
+    UserSkill,
+)
+
+__all__ = [
+    "Achievement",
+    "AchievementUnlock",
+    "ActivityEvent",
+    "AnalyticsSnapshot",
+    "Application",
+    "ApplicationStatus",
+    "ApplicationStatusChange",
+    "AuthToken",
+    "Base",
+    "Connection",
+    "Course",
+    "CourseEnrollment",
+    "DeliveryStatus",
+    "EmailDelivery",
+    "FileKind",
+    "JobPosting",
+    "MentoringSession",
+    "MentoringStatus",
+    "Notification",
+    "ParseStatus",
+    "PostingStatus",
+    "QuizAttempt",
+    "RecommendationCache",
+    "RecommendationKind",
+    "Resume",
+    "SkillSource",
+    "StoredFile",
+    "TokenPurpose",
+    "User",
+    "UserRole",
+    "UserSkill",
+]

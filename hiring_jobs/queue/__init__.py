@@ -1,0 +1,1 @@
+"""Queue machinery on top of Procrastinate: transactional defer, schema, worker processes."""

@@ -1,0 +1,118 @@
+"""Defer jobs inside the caller's SQLAlchemy transaction: the one way to enqueue.
+
+The job row is inserted on the session's own psycopg connection, so the application's
+writes and the job commit or roll back together, and workers (woken by the NOTIFY that
+PostgreSQL delivers at commit) never see a job whose data is not there.
+
+Why not `task.configure(connection=...).defer()` directly: inside a running worker the
+app's connector is open in async mode, and its sync path then fails on a sync
+connection. A `JobManager` over a connector that is never opened only ever runs queries
+on the connection we hand it, in whichever mode we call it.
+See https://procrastinate.readthedocs.io/en/stable/howto/production/external_connection.html
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from procrastinate import PsycopgConnector, SyncPsycopgConnector
+from procrastinate.jobs import JobDeferrer
+from procrastinate.manager import JobManager
+from procrastinate.tasks import Task
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from hiring_jobs.app import app
+
+# Never opened: they only run queries on the connections passed to them.
+_sync_manager = JobManager(SyncPsycopgConnector())
+_async_manager = JobManager(PsycopgConnector())
+
+
+class DeferOptions(TypedDict, total=False):
+    """Per-job overrides of the task's defaults (see Procrastinate's `Task.configure`)."""
+
+    lock: str
+    queueing_lock: str
+    schedule_in: dict[str, float]
+    schedule_at: Any  # a timezone-aware datetime
+    queue: str
+    priority: int
+
+
+def defer(
+    session: Session,
+    task: Task[..., Any, Any] | str,
+    /,
+    *,
+    options: DeferOptions | None = None,
+    **task_kwargs: Any,
+) -> int:
+    """Insert one job in the session's transaction and return its id.
+
+    `task` is a task object or a registered task name. A queueing-lock conflict raises
+    `procrastinate.exceptions.AlreadyEnqueued` and leaves the session's transaction usable.
+    """
+    return batch_defer(session, task, [task_kwargs], options=options)[0]
+
+
+def batch_defer(
+    session: Session,
+    task: Task[..., Any, Any] | str,
+    kwargs_list: list[dict[str, Any]],
+    /,
+    *,
+    options: DeferOptions | None = None,
+) -> list[int]:
+    """Insert several jobs of one task with a single statement, in the session's transaction."""
+    if options and "queueing_lock" in options:
+        # A conflict aborts the transaction it happens in: confine it to a savepoint
+        # (SQLAlchemy emits SAVEPOINT when the connection is asked for inside the block).
+        with session.begin_nested():
+            return _deferrer(task, options, _sync_manager, _driver(session)).batch_defer(
+                *kwargs_list
+            )
+    return _deferrer(task, options, _sync_manager, _driver(session)).batch_defer(*kwargs_list)
+
+
+async def defer_async(
+    session: AsyncSession,
+    task: Task[..., Any, Any] | str,
+    /,
+    *,
+    options: DeferOptions | None = None,
+    **task_kwargs: Any,
+) -> int:
+    """`defer` for an `AsyncSession` (async tasks, async web handlers)."""
+    if options and "queueing_lock" in options:
+        async with session.begin_nested():
+            deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
+            return await deferrer.defer_async(**task_kwargs)
+    deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
+    return await deferrer.defer_async(**task_kwargs)
+
+
+def _deferrer(
+    task: Task[..., Any, Any] | str,
+    options: DeferOptions | None,
+    manager: JobManager,
+    connection: Any,
+) -> JobDeferrer:
+    # configure() applies the task's defaults (queue, priority, locks) and our overrides.
+    configured = (
+        app.configure_task(task, **(options or {}))
+        if isinstance(task, str)
+        else task.configure(**(options or {}))
+    )
+    return JobDeferrer(job_manager=manager, job=configured.job, connection=connection)
+
+
+def _driver(session: Session) -> Any:
+    """The session's psycopg connection, inside its current transaction or savepoint."""
+    return session.connection().connection.driver_connection
+
+
+async def _async_driver(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -1,0 +1,135 @@
+"""Worker processes: P OS processes, each a Procrastinate worker sized to its concurrency.
+
+Sync tasks run in the event loop's default thread pool, which Python sizes to
+min(32, cpus + 4) whatever the worker's concurrency; and the connector's pool serves
+fetching, finishing, heartbeats and our own queries. Both are sized here to the
+concurrency, so `--concurrency 20` really runs 20 jobs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.process import BaseProcess
+
+from hiring_jobs.app import app, make_connector
+from hiring_jobs.logs import configure_logging
+
+logger = logging.getLogger(__name__)
+
+# Connections beyond one per running job: the LISTEN connection, fetching, heartbeats.
+EXTRA_CONNECTIONS = 3
+# A child that dies within this many seconds of its start is crashing, not working.
+CRASH_LOOP_SECONDS = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerConfig:
+    queues: tuple[str, ...]  # empty: every queue
+    concurrency: int
+    processes: int
+    shutdown_timeout: float
+    log_level: str = "INFO"
+
+    def worker_name(self, index: int) -> str:
+        return f"{socket.gethostname()}-{os.getpid()}-{index}"
+
+
+def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
+    """Run one worker in this process until SIGTERM/SIGINT (graceful, then aborts)."""
+    configure_logging(config.log_level)
+    asyncio.run(_run(config, config.worker_name(index)))
+
+
+async def _run(config: WorkerConfig, name: str) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="job")
+    )
+    connector = make_connector(max_size=config.concurrency + EXTRA_CONNECTIONS)
+    with app.replace_connector(connector):
+        async with app.open_async():
+            logger.info(
+                "worker %s listening on %s with concurrency %d",
+                name,
+                ",".join(config.queues) or "all queues",
+                config.concurrency,
+            )
+            await app.run_worker_async(
+                queues=list(config.queues) or None,
+                concurrency=config.concurrency,
+                name=name,
+                shutdown_graceful_timeout=config.shutdown_timeout,
+            )
+
+
+def run_workers(config: WorkerConfig) -> int:
+    """Run `config.processes` worker processes; forward stop signals; restart crashed ones."""
+    if config.processes == 1:
+        run_worker_process(config)
+        return 0
+    return _Supervisor(config).run()
+
+
+class _Supervisor:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.context = multiprocessing.get_context("spawn")
+        self.children: dict[int, tuple[BaseProcess, float]] = {}
+        self.stopping = False
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        for index in range(self.config.processes):
+            self._start(index)
+        exit_code = 0
+        while self.children:
+            for index, (process, started) in list(self.children.items()):
+                if process.is_alive():
+                    continue
+                del self.children[index]
+                if self.stopping:
+                    continue
+                crashed_fast = time.monotonic() - started < CRASH_LOOP_SECONDS
+                logger.error("worker process %d exited with %s", process.pid, process.exitcode)
+                if crashed_fast:
+                    # Fails at start (bad config, database gone): do not spin; stop all.
+                    exit_code = process.exitcode or 1
+                    self._stop_all(signal.SIGTERM)
+                else:
+                    self._start(index)
+            time.sleep(0.2)
+        return exit_code
+
+    def _start(self, index: int) -> None:
+        process = self.context.Process(
+            target=run_worker_process, args=(self.config, index), name=f"worker-{index}"
+        )
+        process.start()
+        self.children[index] = (process, time.monotonic())
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # First signal: graceful stop in every child. Second: children stop at once.
+        logger.info("stopping %d worker processes (signal %d)", len(self.children), signum)
+        self.stopping = True
+        self._stop_all(signum)
+
+    def _stop_all(self, signum: int) -> None:
+        self.stopping = True
+        for process, _ in self.children.values():
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+
+def parse_queues(raw: str | Sequence[str]) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    return tuple(item.strip() for item in items if item.strip())

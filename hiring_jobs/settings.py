@@ -1,0 +1,105 @@
+"""All configuration, read once from environment variables.
+
+Every variable is documented in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import cache
+from pathlib import Path
+
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """A configuration variable holds a value we cannot use."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # Empty means: use the embedded PostgreSQL kept in data_dir.
+    database_url: str
+    data_dir: Path
+    log_level: str
+    web_host: str
+    web_port: int
+    secret_key: str
+    admin_username: str
+    admin_password: str
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: str
+    smtp_security: str  # "starttls", "ssl" or "none"
+    mail_from: str
+    worker_concurrency: int
+    worker_processes: int
+    worker_queues: tuple[str, ...]
+    shutdown_timeout: float
+    max_upload_bytes: int
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def files_dir(self) -> Path:
+        """Uploaded resumes, generated PDFs, thumbnails and exports."""
+        return self.data_dir / "files"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        default_data_dir = platformdirs.user_data_path("hiring-jobs")
+        smtp_security = _env("HIRING_JOBS_SMTP_SECURITY", "starttls").lower()
+        if smtp_security not in {"starttls", "ssl", "none"}:
+            raise SettingsError(
+                f"HIRING_JOBS_SMTP_SECURITY must be starttls, ssl or none, got {smtp_security!r}"
+            )
+        queues = tuple(q for q in _env("HIRING_JOBS_WORKER_QUEUES").split(",") if q.strip())
+        return cls(
+            database_url=_env("DATABASE_URL"),
+            data_dir=Path(_env("HIRING_JOBS_DATA_DIR") or default_data_dir).expanduser().resolve(),
+            log_level=_env("HIRING_JOBS_LOG_LEVEL", "INFO").upper(),
+            web_host=_env("HIRING_JOBS_WEB_HOST", "127.0.0.1"),
+            web_port=_env_int("HIRING_JOBS_WEB_PORT", 8000),
+            secret_key=_env("HIRING_JOBS_SECRET_KEY"),
+            admin_username=_env("HIRING_JOBS_ADMIN_USERNAME", "admin"),
+            admin_password=_env("HIRING_JOBS_ADMIN_PASSWORD"),
+            smtp_host=_env("HIRING_JOBS_SMTP_HOST"),
+            smtp_port=_env_int("HIRING_JOBS_SMTP_PORT", 587),
+            smtp_username=_env("HIRING_JOBS_SMTP_USERNAME"),
+            smtp_password=_env("HIRING_JOBS_SMTP_PASSWORD"),
+            smtp_security=smtp_security,
+            mail_from=_env("HIRING_JOBS_MAIL_FROM", "Hiring Jobs <noreply@hiring-jobs.local>"),
+            worker_concurrency=max(1, _env_int("HIRING_JOBS_WORKER_CONCURRENCY", 8)),
+            worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),
+            worker_queues=tuple(q.strip() for q in queues),
+            shutdown_timeout=float(_env_int("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30)),
+            max_upload_bytes=_env_int("HIRING_JOBS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings. Tests that change the environment call cache_clear()."""
+    return Settings.from_env()

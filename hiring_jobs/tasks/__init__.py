@@ -1,0 +1,1 @@
+"""Task modules, one per family. Importing this package registers every task on the app."""

@@ -1,0 +1,1 @@
+"""Alembic migrations: the app's tables and Procrastinate's schema."""

@@ -1,0 +1,29 @@
+"""Helpers to run and inspect jobs in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hiring_jobs.app import app
+
+
+def run_worker_until_idle(queues: list[str] | None = None, concurrency: int = 1) -> None:
+    """Run a real worker in this process until no job is left to start, then return."""
+    app.run_worker(
+        wait=False, queues=queues, concurrency=concurrency, install_signal_handlers=False
+    )
+
+
+def jobs(session: Session, task_name: str | None = None) -> list[dict[str, Any]]:
+    rows = session.execute(
+        text(
+            "SELECT id, task_name, status, args, queue_name, queueing_lock, priority"
+            " FROM procrastinate_jobs"
+            " WHERE CAST(:task AS text) IS NULL OR task_name = :task ORDER BY id"
+        ),
+        {"task": task_name},
+    )
+    return [dict(row._mapping) for row in rows]

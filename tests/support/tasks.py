@@ -1,0 +1,42 @@
+"""Tasks that exist only for tests; each leaves a Notification row as its side effect."""
+
+from __future__ import annotations
+
+from procrastinate import Blueprint
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from hiring_jobs import db
+from hiring_jobs.models import Notification
+from hiring_jobs.queue.defer import defer, defer_async
+
+bp = Blueprint()
+
+
+@bp.task(name="record", queue="default")
+def record(user_id: int, message: str) -> None:
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message=message))
+
+
+@bp.task(name="defer_from_sync_task", queue="default")
+def defer_from_sync_task(user_id: int) -> None:
+    """A sync task that writes a row and defers the next step in the same transaction."""
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message="sync parent"))
+        defer(session, record, user_id=user_id, message="child of sync task")
+
+
+@bp.task(name="defer_from_async_task", queue="default")
+async def defer_from_async_task(user_id: int) -> None:
+    engine = db.make_async_engine(db.database_url())
+    try:
+        async with async_sessionmaker(engine)() as session, session.begin():
+            session.add(Notification(user_id=user_id, kind="test", message="async parent"))
+            await defer_async(session, record, user_id=user_id, message="child of async task")
+    finally:
+        await engine.dispose()
+
+
+@bp.task(name="fail", queue="default")
+def fail(message: str) -> None:
+    raise RuntimeError(message)
