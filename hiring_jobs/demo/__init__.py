@@ -1,0 +1,1 @@
+"""Demo data: realistic resumes and deliberately broken uploads for the demo and the tests."""

@@ -1,0 +1,1 @@
+"""Domain services: plain functions that do the real work (PDF text, skills, fit, files, mail)."""
