@@ -1,3 +1,3 @@
 from hiring_jobs.cli import main
 
-main()
+main(prog_name="hiring-jobs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -56,10 +57,8 @@ def migrate() -> None:
     from hiring_jobs import schema
 
     url = db.database_url()
-    try:
+    with contextlib.suppress(db.NotMigrated):  # that is what we are here for
         db.check_database(url)
-    except db.NotMigrated:
-        pass  # that is what we are here for
     schema.upgrade(url)
     click.echo(f"database {db.redact(url)} is at revision {schema.current_revision(url)}")
 

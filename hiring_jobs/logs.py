@@ -13,5 +13,7 @@ def configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s",
         force=True,
     )
-    # Procrastinate logs every job at INFO; keep that, but not psycopg's pool chatter.
-    logging.getLogger("psycopg.pool").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Procrastinate logs every job at INFO; keep that, but not library start-up chatter.
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for name in ("psycopg.pool", "alembic.runtime.plugins", "procrastinate.blueprints"):
+        logging.getLogger(name).setLevel(quiet)

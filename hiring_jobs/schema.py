@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 from alembic import command
@@ -35,6 +36,13 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate filter: Procrastinate's tables follow its SQL files, never our models."""
+    if type_ == "table" and name is not None:
+        return not name.startswith("procrastinate_")
+    return True
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database to `revision`. Running it again is a no-op."""
     command.upgrade(alembic_config(url), revision)
@@ -53,14 +61,21 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def procrastinate_migration_files(after: str, up_to: str) -> list[Path]:
+def procrastinate_migration_files(
+    after: str, up_to: str, phase: Literal["pre", "post"] | None = None
+) -> list[Path]:
     """Procrastinate's shipped migration files with after < version <= up_to, in order.
 
-    Versions are zero-padded ("03.04.00"), so they compare as strings.
+    Versions are zero-padded ("03.04.00"), so they compare as strings. `phase` keeps only
+    the `pre` files (run before deploying the new code) or the `post` files (after).
     """
     folder = importlib.resources.files("procrastinate.sql") / "migrations"
     files = sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".sql"))
-    selected = [path for path in files if after < _version(path) <= up_to]
+    selected = [
+        path
+        for path in files
+        if after < _version(path) <= up_to and (phase is None or f"_{phase}_" in path.name)
+    ]
     if not selected:
         raise FileNotFoundError(f"no Procrastinate migrations in ({after}, {up_to}]")
     return selected
@@ -70,13 +85,15 @@ def apply_procrastinate_baseline(connection: Connection) -> None:
     _execute_file(connection, PROCRASTINATE_BASELINE)
 
 
-def apply_procrastinate_migrations(connection: Connection, after: str, up_to: str) -> None:
+def apply_procrastinate_migrations(
+    connection: Connection, after: str, up_to: str, phase: Literal["pre", "post"] | None = None
+) -> None:
     """Run Procrastinate's migration files in (after, up_to] inside Alembic's transaction.
 
     A file that adds an enum value and uses it must run in an `op.get_context()
     .autocommit_block()`: PostgreSQL refuses new enum values before they are committed.
     """
-    for path in procrastinate_migration_files(after, up_to):
+    for path in procrastinate_migration_files(after, up_to, phase):
         _execute_file(connection, path)
 
 

@@ -31,6 +31,10 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name).split(",") if item.strip())
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     # Empty means: use the embedded PostgreSQL kept in data_dir.
@@ -39,6 +43,7 @@ class Settings:
     log_level: str
     web_host: str
     web_port: int
+    public_url: str
     secret_key: str
     admin_username: str
     admin_password: str
@@ -53,6 +58,7 @@ class Settings:
     worker_queues: tuple[str, ...]
     shutdown_timeout: float
     max_upload_bytes: int
+    task_modules: tuple[str, ...]
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -75,13 +81,14 @@ class Settings:
             raise SettingsError(
                 f"HIRING_JOBS_SMTP_SECURITY must be starttls, ssl or none, got {smtp_security!r}"
             )
-        queues = tuple(q for q in _env("HIRING_JOBS_WORKER_QUEUES").split(",") if q.strip())
+        queues = _env_list("HIRING_JOBS_WORKER_QUEUES")
         return cls(
             database_url=_env("DATABASE_URL"),
             data_dir=Path(_env("HIRING_JOBS_DATA_DIR") or default_data_dir).expanduser().resolve(),
             log_level=_env("HIRING_JOBS_LOG_LEVEL", "INFO").upper(),
             web_host=_env("HIRING_JOBS_WEB_HOST", "127.0.0.1"),
             web_port=_env_int("HIRING_JOBS_WEB_PORT", 8000),
+            public_url=_env("HIRING_JOBS_PUBLIC_URL").rstrip("/"),
             secret_key=_env("HIRING_JOBS_SECRET_KEY"),
             admin_username=_env("HIRING_JOBS_ADMIN_USERNAME", "admin"),
             admin_password=_env("HIRING_JOBS_ADMIN_PASSWORD"),
@@ -93,9 +100,10 @@ class Settings:
             mail_from=_env("HIRING_JOBS_MAIL_FROM", "Hiring Jobs <noreply@hiring-jobs.local>"),
             worker_concurrency=max(1, _env_int("HIRING_JOBS_WORKER_CONCURRENCY", 8)),
             worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),
-            worker_queues=tuple(q.strip() for q in queues),
+            worker_queues=queues,
             shutdown_timeout=float(_env_int("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30)),
             max_upload_bytes=_env_int("HIRING_JOBS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+            task_modules=_env_list("HIRING_JOBS_TASK_MODULES"),
         )
 
 

@@ -7,16 +7,10 @@ from sqlalchemy import pool, text
 
 from hiring_jobs.db import database_url, make_engine
 from hiring_jobs.models import Base
+from hiring_jobs.schema import include_name
 
 # Any fixed number: two `migrate` runs at once (several containers starting) queue up.
 MIGRATION_LOCK_ID = 4_207_311_985
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Procrastinate's objects are managed by its own SQL files, never by autogenerate."""
-    if type_ == "table" and name is not None:
-        return not name.startswith("procrastinate_")
-    return True
 
 
 def run_migrations_online() -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs import db, embedded, settings
+from tests.support import tasks  # noqa: F401  (registers the test-only tasks)
 
 
 @pytest.fixture(scope="session")
@@ -120,12 +121,3 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _test_tasks() -> None:
-    """Register the test-only tasks on the app, once."""
-    from hiring_jobs.app import app
-    from tests.support import tasks
-
-    app.add_tasks_from(tasks.bp, namespace="tests")

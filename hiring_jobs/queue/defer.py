@@ -65,6 +65,8 @@ def batch_defer(
     options: DeferOptions | None = None,
 ) -> list[int]:
     """Insert several jobs of one task with a single statement, in the session's transaction."""
+    if not kwargs_list:
+        return []
     if options and "queueing_lock" in options:
         # A conflict aborts the transaction it happens in: confine it to a savepoint
         # (SQLAlchemy emits SAVEPOINT when the connection is asked for inside the block).

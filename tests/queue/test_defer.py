@@ -117,7 +117,7 @@ def test_options_override_the_task_defaults(session_factory: sessionmaker[Sessio
 def test_a_task_can_be_named_instead_of_imported(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session, session.begin():
         user = make_user(session)
-        defer(session, "tests:record", user_id=user.id, message="by name")
+        defer(session, "tests.record", user_id=user.id, message="by name")
     run_worker_until_idle()
     with session_factory() as fresh:
         assert fresh.scalars(select(Notification.message)).all() == ["by name"]

@@ -1,24 +1,26 @@
-"""Tasks that exist only for tests; each leaves a Notification row as its side effect."""
+"""Tasks that exist only for tests; each leaves a Notification row as its side effect.
+
+Importing this module registers them on the app; worker processes started by tests
+import it through HIRING_JOBS_TASK_MODULES.
+"""
 
 from __future__ import annotations
 
-from procrastinate import Blueprint
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hiring_jobs import db
+from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
 
-bp = Blueprint()
 
-
-@bp.task(name="record", queue="default")
+@app.task(name="tests.record", queue="default")
 def record(user_id: int, message: str) -> None:
     with db.session_scope() as session:
         session.add(Notification(user_id=user_id, kind="test", message=message))
 
 
-@bp.task(name="defer_from_sync_task", queue="default")
+@app.task(name="tests.defer_from_sync_task", queue="default")
 def defer_from_sync_task(user_id: int) -> None:
     """A sync task that writes a row and defers the next step in the same transaction."""
     with db.session_scope() as session:
@@ -26,7 +28,7 @@ def defer_from_sync_task(user_id: int) -> None:
         defer(session, record, user_id=user_id, message="child of sync task")
 
 
-@bp.task(name="defer_from_async_task", queue="default")
+@app.task(name="tests.defer_from_async_task", queue="default")
 async def defer_from_async_task(user_id: int) -> None:
     engine = db.make_async_engine(db.database_url())
     try:
@@ -37,6 +39,6 @@ async def defer_from_async_task(user_id: int) -> None:
         await engine.dispose()
 
 
-@bp.task(name="fail", queue="default")
+@app.task(name="tests.fail", queue="default")
 def fail(message: str) -> None:
     raise RuntimeError(message)
