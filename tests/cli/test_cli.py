@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -28,9 +30,10 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     assert len(result.stdout.splitlines()) > 4
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["worker"], ["web"]])
-def test_an_unreachable_database_is_one_clear_line(command: list[str]) -> None:
-    result = run_cli(*command, env=cli_env(DATABASE_URL=UNREACHABLE))
+@pytest.mark.parametrize("command", [["migrate"], ["worker"], ["web"], ["up"]])
+def test_an_unreachable_database_is_one_clear_line(command: list[str], tmp_path: Path) -> None:
+    env = cli_env(DATABASE_URL=UNREACHABLE, HIRING_JOBS_DATA_DIR=str(tmp_path))
+    result = run_cli(*command, env=env)
     assert result.returncode == 1
     assert result.stderr.startswith("Error: cannot reach the database (nobody@127.0.0.1:1/nothing)")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -121,3 +124,15 @@ def _succeeded(session_factory: sessionmaker[Session]) -> int:
 def _live_workers(session_factory: sessionmaker[Session]) -> int:
     with session_factory() as session:
         return session.scalar(text("SELECT count(*) FROM procrastinate_workers")) or 0
+
+
+def test_the_stock_procrastinate_cli_works_on_the_same_app(database_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "procrastinate", "--app=hiring_jobs.app.app", "healthchecks"],
+        env=cli_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Found procrastinate_jobs table: OK" in result.stdout
