@@ -31,6 +31,13 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _choice(name: str, default: str, allowed: set[str]) -> str:
+    value = _env(name, default).lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(sorted(allowed))}, got {value!r}")
+    return value
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in _env(name).split(",") if item.strip())
 
@@ -59,6 +66,10 @@ class Settings:
     shutdown_timeout: float
     max_upload_bytes: int
     task_modules: tuple[str, ...]
+    log_format: str  # "json" or "text"
+    email_rate_per_minute: int
+    job_retention_days: int
+    max_tasks_per_child: int
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -76,11 +87,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         default_data_dir = platformdirs.user_data_path("hiring-jobs")
-        smtp_security = _env("HIRING_JOBS_SMTP_SECURITY", "starttls").lower()
-        if smtp_security not in {"starttls", "ssl", "none"}:
-            raise SettingsError(
-                f"HIRING_JOBS_SMTP_SECURITY must be starttls, ssl or none, got {smtp_security!r}"
-            )
+        smtp_security = _choice(
+            "HIRING_JOBS_SMTP_SECURITY", "starttls", {"starttls", "ssl", "none"}
+        )
         queues = _env_list("HIRING_JOBS_WORKER_QUEUES")
         return cls(
             database_url=_env("DATABASE_URL"),
@@ -104,6 +113,10 @@ class Settings:
             shutdown_timeout=float(_env_int("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30)),
             max_upload_bytes=_env_int("HIRING_JOBS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             task_modules=_env_list("HIRING_JOBS_TASK_MODULES"),
+            log_format=_choice("HIRING_JOBS_LOG_FORMAT", "text", {"json", "text"}),
+            email_rate_per_minute=max(1, _env_int("HIRING_JOBS_EMAIL_RATE_PER_MINUTE", 120)),
+            job_retention_days=max(1, _env_int("HIRING_JOBS_JOB_RETENTION_DAYS", 30)),
+            max_tasks_per_child=max(1, _env_int("HIRING_JOBS_MAX_TASKS_PER_CHILD", 1000)),
         )
 
 

@@ -1,0 +1,148 @@
+"""What Procrastinate does not store: every attempt (timing, error, result), dead-letter
+reviews, job groups, rate-limit buckets, health-check readings and the audit log.
+
+Rows refer to `procrastinate_jobs.id` without a foreign key: job retention deletes
+finished jobs and their attempts together, and Procrastinate's tables stay Procrastinate's.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hiring_jobs.models.base import Base, created_at_column, str_enum
+
+
+class AttemptOutcome(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # raised: retried or dead-lettered according to the retry policy
+    TIMED_OUT = "timed_out"  # stopped at the hard time limit
+    ABORTED = "aborted"  # cancelled while running (operator abort, shutdown)
+    INTERRUPTED = "interrupted"  # the worker died; found and closed by the stalled-job rescue
+
+
+class JobAttempt(Base):
+    __tablename__ = "job_attempts"
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt"),
+        Index("ix_job_attempts_started_at", "started_at"),
+        Index("ix_job_attempts_task_started", "task_name", "started_at"),
+        Index(
+            "ix_job_attempts_fingerprint",
+            "error_fingerprint",
+            postgresql_where=text("error_fingerprint IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int]  # 1 for the first run
+    task_name: Mapped[str] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[AttemptOutcome] = mapped_column(
+        str_enum(AttemptOutcome), default=AttemptOutcome.RUNNING
+    )
+    started_at: Mapped[datetime] = created_at_column()
+    finished_at: Mapped[datetime | None]
+    duration_ms: Mapped[float | None]
+    exception_type: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    # Same exception type and normalised message (ids, numbers, quotes stripped).
+    error_fingerprint: Mapped[str | None] = mapped_column(String(40))
+    # The task's return value (JSON), unless the task opts out.
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    worker_name: Mapped[str | None] = mapped_column(String(200))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    request_id: Mapped[str | None] = mapped_column(String(100), index=True)
+
+
+class ReviewAction(enum.StrEnum):
+    RETRIED = "retried"
+    DISCARDED = "discarded"
+    RESOLVED = "resolved"
+
+
+class DeadLetterReview(Base):
+    """A decision about a failed job; several rows per job make its review history."""
+
+    __tablename__ = "dead_letter_reviews"
+    __table_args__ = (Index("ix_dead_letter_reviews_job", "job_id", "reviewed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[ReviewAction] = mapped_column(str_enum(ReviewAction))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime] = created_at_column()
+    # The new job a retry created, with the same task, arguments and queue.
+    retry_job_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RateLimitBucket(Base):
+    """A token bucket shared by every worker process: `tokens` refill at `per_second`."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tokens: Mapped[float]
+    capacity: Mapped[float]
+    per_second: Mapped[float]
+    refilled_at: Mapped[datetime] = created_at_column()
+
+
+class HealthCheck(Base):
+    """One reading of the periodic health check."""
+
+    __tablename__ = "health_checks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(server_default=text("now()"), index=True)
+    database_latency_ms: Mapped[float]
+    queue_depths: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    live_workers: Mapped[int]
+    stalled_jobs: Mapped[int]
+    oldest_pending_seconds: Mapped[float | None]
+
+
+class AuditLogEntry(Base):
+    """Who did what to which jobs, from the web UI, the API or the CLI."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = created_at_column()
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(300), default="")
+    job_count: Mapped[int] = mapped_column(default=0)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobGroup(Base):
+    """A fan-out whose completion step runs exactly once, when its last member finishes.
+
+    Members report in their own transactions; the row lock on this group serialises them,
+    so exactly one sees `finished == total` and defers the completion job.
+    """
+
+    __tablename__ = "job_groups"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    total: Mapped[int]
+    finished: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    on_complete_task: Mapped[str] = mapped_column(String(200))
+    on_complete_kwargs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    completion_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = created_at_column()
+    completed_at: Mapped[datetime | None]
