@@ -54,6 +54,9 @@ class Settings:
     secret_key: str
     admin_username: str
     admin_password: str
+    viewer_username: str
+    viewer_password: str
+    secure_cookies: bool
     smtp_host: str
     smtp_port: int
     smtp_username: str
@@ -101,6 +104,10 @@ class Settings:
             secret_key=_env("HIRING_JOBS_SECRET_KEY"),
             admin_username=_env("HIRING_JOBS_ADMIN_USERNAME", "admin"),
             admin_password=_env("HIRING_JOBS_ADMIN_PASSWORD"),
+            viewer_username=_env("HIRING_JOBS_VIEWER_USERNAME", "viewer"),
+            viewer_password=_env("HIRING_JOBS_VIEWER_PASSWORD"),
+            secure_cookies=_choice("HIRING_JOBS_SECURE_COOKIES", "true", {"true", "false"})
+            == "true",
             smtp_host=_env("HIRING_JOBS_SMTP_HOST"),
             smtp_port=_env_int("HIRING_JOBS_SMTP_PORT", 587),
             smtp_username=_env("HIRING_JOBS_SMTP_USERNAME"),
