@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +30,9 @@ class AttemptOutcome(enum.StrEnum):
 class JobAttempt(Base):
     __tablename__ = "job_attempts"
     __table_args__ = (
-        UniqueConstraint("job_id", "attempt"),
+        # Not unique: a job retried from the dead-letter queue or rescued may run its
+        # attempt number again; every run gets its own row.
+        Index("ix_job_attempts_job", "job_id", "attempt"),
         Index("ix_job_attempts_started_at", "started_at"),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(

@@ -123,7 +123,6 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("request_id", sa.String(length=100), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_attempts")),
-        sa.UniqueConstraint("job_id", "attempt", name=op.f("uq_job_attempts_job_id")),
     )
     op.create_index(
         "ix_job_attempts_fingerprint",
@@ -135,6 +134,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_job_attempts_request_id"), "job_attempts", ["request_id"], unique=False
     )
+    op.create_index("ix_job_attempts_job", "job_attempts", ["job_id", "attempt"], unique=False)
     op.create_index("ix_job_attempts_started_at", "job_attempts", ["started_at"], unique=False)
     op.create_index(
         "ix_job_attempts_task_started", "job_attempts", ["task_name", "started_at"], unique=False
@@ -194,6 +194,7 @@ def downgrade() -> None:
     op.drop_table("job_groups")
     op.drop_index("ix_job_attempts_task_started", table_name="job_attempts")
     op.drop_index("ix_job_attempts_started_at", table_name="job_attempts")
+    op.drop_index("ix_job_attempts_job", table_name="job_attempts")
     op.drop_index(op.f("ix_job_attempts_request_id"), table_name="job_attempts")
     op.drop_index(
         "ix_job_attempts_fingerprint",
