@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from hiring_jobs import db, embedded
+from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.logs import configure_logging
 from hiring_jobs.settings import SettingsError, get_settings
 
@@ -164,6 +165,9 @@ def _export_database_url() -> None:
     url = db.database_url()
     db.check_database(url)
     os.environ["DATABASE_URL"] = url
+
+
+main.add_command(dlq)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ import it through HIRING_JOBS_TASK_MODULES.
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
+from hiring_jobs.queue.retry import RetryPolicy
 
 
 @app.task(name="tests.record", queue="default")
@@ -42,3 +44,39 @@ async def defer_from_async_task(user_id: int) -> None:
 @app.task(name="tests.fail", queue="default")
 def fail(message: str) -> None:
     raise RuntimeError(message)
+
+
+@app.task(name="tests.echo", queue="default")
+def echo(value: object) -> object:
+    return value
+
+
+@app.task(
+    name="tests.fail_twice_then_succeed",
+    queue="default",
+    retry=RetryPolicy(max_retries=3, base_seconds=0, cap_seconds=0),
+)
+def fail_twice_then_succeed(user_id: int, marker: str) -> str:
+    """Raises on its first two attempts, then leaves a Notification: retries made visible."""
+    with db.session_scope() as session:
+        failures = session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.message == f"failed {marker}")
+        )
+        if failures is not None and failures < 2:
+            session.add(Notification(user_id=user_id, kind="test", message=f"failed {marker}"))
+    if failures is not None and failures < 2:
+        raise ConnectionError(f"transient failure {failures + 1} for {marker}")
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message=f"done {marker}"))
+    return "done"
+
+
+@app.task(
+    name="tests.always_transient",
+    queue="default",
+    retry=RetryPolicy(max_retries=2, base_seconds=3600, cap_seconds=3600),
+)
+def always_transient() -> None:
+    raise ConnectionError("the relay is down")

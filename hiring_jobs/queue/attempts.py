@@ -1,0 +1,167 @@
+"""Every attempt recorded: a worker middleware writes a job_attempts row around each run.
+
+Procrastinate keeps no error, traceback, result or timing on the job; this is where the
+dead-letter queue, job status and the admin pages read them from. Being a *worker*
+middleware, it wraps sync and async tasks alike, so no task has to remember anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import traceback
+from typing import Any
+
+from procrastinate import JobContext, exceptions
+from procrastinate.middleware import AsyncCallNext
+from procrastinate.worker import Worker
+
+from hiring_jobs.models import AttemptOutcome
+
+logger = logging.getLogger(__name__)
+
+# Bounded sizes: one huge traceback or result must not bloat the table.
+MAX_TRACEBACK_CHARS = 32_000
+MAX_MESSAGE_CHARS = 2_000
+MAX_RESULT_BYTES = 64_000
+
+HOSTNAME = socket.gethostname()
+
+# Tasks whose return value is not stored (large or sensitive results).
+_results_not_stored: set[str] = set()
+
+START_ATTEMPT = """
+INSERT INTO job_attempts (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid)
+VALUES (%(job_id)s, %(attempt)s, %(task_name)s, %(queue)s, 'running',
+        %(worker_name)s, %(hostname)s, %(pid)s)
+RETURNING id
+"""
+
+FINISH_ATTEMPT = """
+UPDATE job_attempts
+SET outcome = %(outcome)s,
+    finished_at = now(),
+    duration_ms = extract(epoch FROM now() - started_at) * 1000,
+    exception_type = %(exception_type)s,
+    error_message = %(error_message)s,
+    traceback = %(traceback)s,
+    error_fingerprint = %(error_fingerprint)s,
+    result = %(result)s::jsonb
+WHERE id = %(attempt_id)s
+"""
+
+
+def do_not_store_result(task_name: str) -> None:
+    """Opt a task out of result storage (call at import, next to the task)."""
+    _results_not_stored.add(task_name)
+
+
+async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:
+    job = context.job
+    attempt_id = await _start(context)
+    try:
+        result = await call_next()
+    except BaseException as exc:
+        await _finish(context, attempt_id, outcome=outcome_of(exc), error=exc)
+        raise
+    stored = None if job.task_name in _results_not_stored else result
+    await _finish(context, attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
+    return result
+
+
+def outcome_of(exc: BaseException) -> AttemptOutcome:
+    from hiring_jobs.queue.time_limits import HardTimeLimitExceeded
+
+    if isinstance(exc, HardTimeLimitExceeded):
+        return AttemptOutcome.TIMED_OUT
+    if isinstance(exc, exceptions.JobAborted | asyncio.CancelledError):
+        return AttemptOutcome.ABORTED
+    return AttemptOutcome.FAILED
+
+
+async def _start(context: JobContext) -> int:
+    job = context.job
+    row = await context.app.connector.execute_query_one_async(
+        START_ATTEMPT,  # type: ignore[arg-type]
+        job_id=job.id,
+        attempt=job.attempts + 1,
+        task_name=job.task_name,
+        queue=job.queue,
+        worker_name=context.worker_name,
+        hostname=HOSTNAME,
+        pid=os.getpid(),
+    )
+    return int(row["id"])
+
+
+async def _finish(
+    context: JobContext,
+    attempt_id: int,
+    *,
+    outcome: AttemptOutcome,
+    error: BaseException | None = None,
+    result: Any = None,
+) -> None:
+    try:
+        await context.app.connector.execute_query_async(
+            FINISH_ATTEMPT,  # type: ignore[arg-type]
+            attempt_id=attempt_id,
+            outcome=outcome.value,
+            result=_result_json(result),
+            **error_fields(error),
+        )
+    except Exception:
+        # The job's own outcome matters more than its bookkeeping: log, do not fail it.
+        logger.exception("could not record the end of attempt %s", attempt_id)
+
+
+def error_fields(error: BaseException | None) -> dict[str, str | None]:
+    if error is None:
+        return dict.fromkeys(("exception_type", "error_message", "traceback", "error_fingerprint"))
+    exception_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    message = str(error)[:MAX_MESSAGE_CHARS]
+    return {
+        "exception_type": exception_type,
+        "error_message": message,
+        "traceback": "".join(traceback.format_exception(error))[-MAX_TRACEBACK_CHARS:],
+        "error_fingerprint": fingerprint(exception_type, message),
+    }
+
+
+_VARIABLE_PARTS = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<uuid>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
+    (re.compile(r"0x[0-9a-f]+|\b[0-9a-f]{16,}\b", re.I), "<hex>"),
+    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def normalise_message(message: str) -> str:
+    """The message with its variable parts (ids, numbers, quoted values) replaced."""
+    for pattern, replacement in _VARIABLE_PARTS:
+        message = pattern.sub(replacement, message)
+    return message.strip()[:500]
+
+
+def fingerprint(exception_type: str, message: str) -> str:
+    """Groups failures that are the same problem: type plus normalised message."""
+    key = f"{exception_type}\n{normalise_message(message)}"
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def _result_json(result: Any) -> str | None:
+    if result is None:
+        return None
+    try:
+        encoded = json.dumps(result, default=str)
+    except (TypeError, ValueError):
+        encoded = json.dumps({"repr": repr(result)[:1000]})
+    if len(encoded) > MAX_RESULT_BYTES:
+        return json.dumps({"truncated": True, "bytes": len(encoded)})
+    return encoded

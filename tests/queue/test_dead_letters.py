@@ -1,0 +1,129 @@
+"""The dead-letter queue: failed jobs reviewed, retried, discarded, in bulk or one by one."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hiring_jobs.models import AuditLogEntry, ReviewAction
+from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue.defer import defer
+from tests.support import tasks
+from tests.support.factories import make_user
+from tests.support.jobs import jobs, run_worker_until_idle
+
+
+def _fail(session_factory: sessionmaker[Session], *messages: str) -> list[int]:
+    with session_factory() as session, session.begin():
+        ids = [defer(session, tasks.fail, message=message) for message in messages]
+    run_worker_until_idle()
+    return ids
+
+
+def test_failed_jobs_are_pending_with_their_last_error(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [job_id] = _fail(session_factory, "boom 1")
+    with session_factory() as session:
+        [letter] = dead_letters.list_pending(session)
+        stats = dead_letters.stats(session)
+    assert letter.job_id == job_id
+    assert letter.task_name == "tests.fail"
+    assert letter.args == {"message": "boom 1"}
+    assert letter.exception_type == "builtins.RuntimeError"
+    assert letter.error_message == "boom 1"
+    assert not letter.reviewed
+    assert stats.pending == 1
+    assert stats.by_task == [("tests.fail", 1)]
+
+
+def test_failures_group_by_task_and_normalised_error(
+    session_factory: sessionmaker[Session],
+) -> None:
+    _fail(session_factory, "user 1 missing", "user 2 missing", "disk full")
+    with session_factory() as session:
+        found = dead_letters.groups(session)
+    assert [(group.count, group.exception_type) for group in found] == [
+        (2, "builtins.RuntimeError"),
+        (1, "builtins.RuntimeError"),
+    ]
+    assert found[0].first_seen is not None and found[0].last_seen >= found[0].first_seen
+
+
+def test_retry_requeues_the_same_task_and_arguments_linked_to_the_original(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session, session.begin():
+        user = make_user(session)
+        [original] = [defer(session, tasks.fail, message="x")]
+    run_worker_until_idle()
+    with session_factory() as session, session.begin():
+        new_id = dead_letters.retry(session, original, by="ops", notes="fixed the relay")
+    with session_factory() as session:
+        [old, new] = jobs(session)
+        [review] = dead_letters.reviews(session, original)
+        [entry] = session.scalars(select(AuditLogEntry))
+    assert (old["id"], old["status"]) == (original, "failed")
+    assert (new["id"], new["status"], new["args"]) == (new_id, "todo", {"message": "x"})
+    assert (review.action, review.retry_job_id, review.reviewed_by) == (
+        ReviewAction.RETRIED,
+        new_id,
+        "ops",
+    )
+    assert (entry.actor, entry.action, entry.job_count) == ("ops", "dlq.retry", 1)
+    del user
+    with session_factory() as session:
+        assert dead_letters.list_pending(session) == []
+        with pytest.raises(dead_letters.DeadLetterError, match="already retried"):
+            dead_letters.retry(session, original, by="ops")
+
+
+def test_discard_and_resolve_keep_the_history(session_factory: sessionmaker[Session]) -> None:
+    first, second = _fail(session_factory, "a", "b")
+    with session_factory() as session, session.begin():
+        dead_letters.discard(session, first, by="ops", notes="known issue")
+        dead_letters.resolve(session, second, by="ops", notes="fixed by hand")
+    with session_factory() as session:
+        assert dead_letters.list_pending(session) == []
+        assert dead_letters.stats(session).pending == 0
+        assert [r.action for r in dead_letters.reviews(session, first)] == [ReviewAction.DISCARDED]
+        assert dead_letters.get(session, first).reviewed
+
+
+def test_bulk_retry_by_fingerprint_touches_only_that_group(
+    session_factory: sessionmaker[Session],
+) -> None:
+    _fail(session_factory, "user 1 missing", "user 2 missing", "disk full")
+    with session_factory() as session:
+        big = dead_letters.groups(session)[0]
+    with session_factory() as session, session.begin():
+        new_ids = dead_letters.retry_many(session, fingerprint=big.error_fingerprint, by="ops")
+    assert len(new_ids) == 2
+    with session_factory() as session:
+        [left] = dead_letters.list_pending(session)
+        assert left.error_message == "disk full"
+        [entry] = session.scalars(select(AuditLogEntry))
+        assert (entry.action, entry.job_count) == ("dlq.retry_group", 2)
+
+
+def test_bulk_discard_by_task(session_factory: sessionmaker[Session]) -> None:
+    _fail(session_factory, "a", "b", "c")
+    with session_factory() as session, session.begin():
+        assert dead_letters.discard_many(session, task="tests.fail", by="ops") == 3
+    with session_factory() as session:
+        assert dead_letters.stats(session).pending == 0
+
+
+def test_a_bulk_action_must_name_its_group(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as session, pytest.raises(dead_letters.DeadLetterError):
+        dead_letters.retry_many(session, by="ops")
+
+
+def test_a_job_that_did_not_fail_is_not_a_dead_letter(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session, session.begin():
+        job_id = defer(session, tasks.echo, value=1)
+    with session_factory() as session, pytest.raises(dead_letters.DeadLetterError):
+        dead_letters.retry(session, job_id, by="ops")
