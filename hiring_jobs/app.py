@@ -11,6 +11,7 @@ from procrastinate import App, PsycopgConnector
 
 from hiring_jobs.db import database_url
 from hiring_jobs.queue.attempts import record_attempts
+from hiring_jobs.queue.time_limits import enforce_time_limits
 from hiring_jobs.settings import get_settings
 
 # Pool size when nothing else is said: the web app and the CLI defer on their own
@@ -27,7 +28,8 @@ def make_connector(*, max_size: int = DEFAULT_POOL_SIZE, **pool_args: Any) -> Ps
 app = App(
     connector=make_connector(),
     # Every worker, ours or the stock CLI's, records every attempt (errors, results, timing).
-    worker_defaults={"worker_middleware": [record_attempts]},
+    # Attempts are recorded outside the limits, so a timed-out attempt is recorded too.
+    worker_defaults={"worker_middleware": [record_attempts, enforce_time_limits]},
     # HIRING_JOBS_TASK_MODULES adds modules that register more tasks on this app.
     import_paths=["hiring_jobs.tasks", *get_settings().task_modules],
 )

@@ -109,6 +109,7 @@ def worker(queues: str | None, concurrency: int | None, processes: int | None) -
         concurrency=concurrency or settings.worker_concurrency,
         processes=processes or settings.worker_processes,
         shutdown_timeout=settings.shutdown_timeout,
+        heartbeat_seconds=settings.heartbeat_seconds,
         log_level=settings.log_level,
     )
     sys.exit(run_workers(config))

@@ -31,6 +31,19 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _choice(name: str, default: str, allowed: set[str]) -> str:
     value = _env(name, default).lower()
     if value not in allowed:
@@ -73,10 +86,17 @@ class Settings:
     email_rate_per_minute: int
     job_retention_days: int
     max_tasks_per_child: int
+    heartbeat_seconds: float
+    rescue_interval_seconds: int
 
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url
+
+    @property
+    def stalled_after_seconds(self) -> float:
+        """A worker silent for three heartbeats is dead; its jobs get rescued."""
+        return 3 * self.heartbeat_seconds
 
     @property
     def pgdata_dir(self) -> Path:
@@ -117,13 +137,17 @@ class Settings:
             worker_concurrency=max(1, _env_int("HIRING_JOBS_WORKER_CONCURRENCY", 8)),
             worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),
             worker_queues=queues,
-            shutdown_timeout=float(_env_int("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30)),
+            shutdown_timeout=_env_float("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30.0),
             max_upload_bytes=_env_int("HIRING_JOBS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             task_modules=_env_list("HIRING_JOBS_TASK_MODULES"),
             log_format=_choice("HIRING_JOBS_LOG_FORMAT", "text", {"json", "text"}),
             email_rate_per_minute=max(1, _env_int("HIRING_JOBS_EMAIL_RATE_PER_MINUTE", 120)),
             job_retention_days=max(1, _env_int("HIRING_JOBS_JOB_RETENTION_DAYS", 30)),
             max_tasks_per_child=max(1, _env_int("HIRING_JOBS_MAX_TASKS_PER_CHILD", 1000)),
+            heartbeat_seconds=_env_float("HIRING_JOBS_HEARTBEAT_SECONDS", 10.0),
+            rescue_interval_seconds=min(
+                59, max(1, _env_int("HIRING_JOBS_RESCUE_INTERVAL_SECONDS", 15))
+            ),
         )
 
 

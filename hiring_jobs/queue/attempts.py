@@ -22,6 +22,7 @@ from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
 
 from hiring_jobs.models import AttemptOutcome
+from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,7 @@ async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker:
 
 
 def outcome_of(exc: BaseException) -> AttemptOutcome:
-    from hiring_jobs.queue.time_limits import HardTimeLimitExceeded
-
-    if isinstance(exc, HardTimeLimitExceeded):
+    if isinstance(exc, HardTimeLimitExceeded | SoftTimeLimitExceeded):
         return AttemptOutcome.TIMED_OUT
     if isinstance(exc, exceptions.JobAborted | asyncio.CancelledError):
         return AttemptOutcome.ABORTED

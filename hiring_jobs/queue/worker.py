@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ class WorkerConfig:
     concurrency: int
     processes: int
     shutdown_timeout: float
+    heartbeat_seconds: float = 10.0
     log_level: str = "INFO"
 
     def worker_name(self, index: int) -> str:
@@ -44,16 +46,29 @@ class WorkerConfig:
 
 
 def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
-    """Run one worker in this process until SIGTERM/SIGINT (graceful, then aborts)."""
+    """Run one worker in this process until SIGTERM/SIGINT (graceful, then aborts).
+
+    Not `asyncio.run`: at exit it would wait for every sync job's thread, and a thread
+    the shutdown gave up on (past the graceful timeout, already marked aborted and
+    re-queued) must not keep the process alive.
+    """
     configure_logging(config.log_level)
-    asyncio.run(_run(config, config.worker_name(index)))
+    executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="job")
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(executor)
+    try:
+        loop.run_until_complete(_run(config, config.worker_name(index)))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        abandoned = [t for t in threading.enumerate() if t.name.startswith("job")]
+        loop.close()
+        if abandoned:
+            logger.warning("exiting with %d abandoned job thread(s)", len(abandoned))
+            logging.shutdown()
+            os._exit(0)
 
 
 async def _run(config: WorkerConfig, name: str) -> None:
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(
-        ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="job")
-    )
     connector = make_connector(max_size=config.concurrency + EXTRA_CONNECTIONS)
     with app.replace_connector(connector):
         async with app.open_async():
@@ -68,6 +83,8 @@ async def _run(config: WorkerConfig, name: str) -> None:
                 concurrency=config.concurrency,
                 name=name,
                 shutdown_graceful_timeout=config.shutdown_timeout,
+                update_heartbeat_interval=config.heartbeat_seconds,
+                stalled_worker_timeout=3 * config.heartbeat_seconds,
             )
 
 

@@ -118,7 +118,7 @@ def test_worker_processes_share_the_queue_and_stop_on_sigterm(
 
 def _succeeded(session_factory: sessionmaker[Session]) -> int:
     with session_factory() as session:
-        return sum(job["status"] == "succeeded" for job in jobs(session))
+        return sum(job["status"] == "succeeded" for job in jobs(session, "tests.record"))
 
 
 def _live_workers(session_factory: sessionmaker[Session]) -> int:

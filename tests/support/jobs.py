@@ -10,11 +10,24 @@ from sqlalchemy.orm import Session
 from hiring_jobs.app import app
 
 
-def run_worker_until_idle(queues: list[str] | None = None, concurrency: int = 1) -> None:
-    """Run a real worker in this process until no job is left to start, then return."""
-    app.run_worker(
-        wait=False, queues=queues, concurrency=concurrency, install_signal_handlers=False
-    )
+def run_worker_until_idle(
+    queues: list[str] | None = None, concurrency: int = 1, *, periodic: bool = False
+) -> None:
+    """Run a real worker in this process until no job is left to start, then return.
+
+    Periodic tasks are not deferred unless asked for: a test sees only its own jobs.
+    """
+    app.perform_import_paths()  # registers the periodic tasks, before we hide them
+    registry = app.periodic_registry
+    saved = registry.periodic_tasks
+    if not periodic:
+        registry.periodic_tasks = {}
+    try:
+        app.run_worker(
+            wait=False, queues=queues, concurrency=concurrency, install_signal_handlers=False
+        )
+    finally:
+        registry.periodic_tasks = saved
 
 
 def jobs(session: Session, task_name: str | None = None) -> list[dict[str, Any]]:

@@ -6,6 +6,10 @@ import it through HIRING_JOBS_TASK_MODULES.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from procrastinate import JobContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -14,6 +18,7 @@ from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
 from hiring_jobs.queue.retry import RetryPolicy
+from hiring_jobs.queue.time_limits import TimeLimits, set_time_limits
 
 
 @app.task(name="tests.record", queue="default")
@@ -80,3 +85,30 @@ def fail_twice_then_succeed(user_id: int, marker: str) -> str:
 )
 def always_transient() -> None:
     raise ConnectionError("the relay is down")
+
+
+@app.task(
+    name="tests.slow",
+    queue="default",
+    pass_context=True,
+    retry=RetryPolicy(max_retries=2, base_seconds=0, cap_seconds=0),
+)
+def slow(context: JobContext, user_id: int, marker: str, seconds: float) -> str:
+    """Sleeps `seconds` on its first attempt only; leaves one "done" row when it finishes."""
+    if context.job.attempts == 0:
+        time.sleep(seconds)
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message=f"done {marker}"))
+    return marker
+
+
+@app.task(
+    name="tests.hang",
+    queue="default",
+    retry=RetryPolicy(max_retries=1, base_seconds=0, cap_seconds=0),
+)
+async def hang() -> None:
+    await asyncio.sleep(3600)
+
+
+set_time_limits("tests.hang", TimeLimits(soft_seconds=0.5, hard_seconds=1.0))
