@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
+from hiring_jobs.queue import isolation
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
     try:
         loop.run_until_complete(_run(config, config.worker_name(index)))
     finally:
+        isolation.shutdown()  # kill child processes: an abandoned job may be waiting on one
         executor.shutdown(wait=False, cancel_futures=True)
         abandoned = [t for t in threading.enumerate() if t.name.startswith("job")]
         loop.close()

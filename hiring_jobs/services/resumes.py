@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,7 +73,22 @@ def create_resume(
     return resume
 
 
-def parse_resume(session: Session, resume_id: int, files_dir: Path, max_bytes: int) -> ParseOutcome:
+# (path, max_bytes) -> text; raises ResumeUnreadable. The task passes one that runs in a
+# child process with a hard time limit (queue.isolation).
+TextExtractor = Callable[[Path, int], str]
+
+
+def _extract_here(path: Path, max_bytes: int) -> str:
+    return extract_pdf_text(path, max_bytes=max_bytes)
+
+
+def parse_resume(
+    session: Session,
+    resume_id: int,
+    files_dir: Path,
+    max_bytes: int,
+    extract: TextExtractor = _extract_here,
+) -> ParseOutcome:
     """Extract text and facts into the resume row. Unreadable input is recorded, not raised."""
     resume = session.get(Resume, resume_id, with_for_update=True)
     if resume is None:
@@ -82,7 +98,7 @@ def parse_resume(session: Session, resume_id: int, files_dir: Path, max_bytes: i
     if resume.file is None:
         return _fail(resume, "the resume has no stored file")
     try:
-        text = extract_pdf_text(files.file_path(files_dir, resume.file), max_bytes=max_bytes)
+        text = extract(files.file_path(files_dir, resume.file), max_bytes)
     except ResumeUnreadable as exc:
         return _fail(resume, exc.reason)
 

@@ -1,0 +1,37 @@
+"""Module-level functions for child-process tests (they must be importable to pickle)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded
+
+
+def pid_and_square(value: int) -> tuple[int, int]:
+    return os.getpid(), value * value
+
+
+def spin(seconds: float) -> str:
+    """Busy CPU work that never looks at the clock for permission: only a kill stops it."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        total += 1
+    return "finished"
+
+
+def spin_but_stop_at_soft_limit(seconds: float) -> str:
+    try:
+        spin(seconds)
+    except SoftTimeLimitExceeded:
+        return "stopped cleanly"
+    return "finished"
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def crash() -> None:
+    os._exit(3)
