@@ -11,6 +11,7 @@ from procrastinate import App, PsycopgConnector
 
 from hiring_jobs.db import database_url
 from hiring_jobs.queue.attempts import record_attempts
+from hiring_jobs.queue.context import bind_job_context
 from hiring_jobs.queue.time_limits import enforce_time_limits
 from hiring_jobs.settings import get_settings
 
@@ -28,8 +29,9 @@ def make_connector(*, max_size: int = DEFAULT_POOL_SIZE, **pool_args: Any) -> Ps
 app = App(
     connector=make_connector(),
     # Every worker, ours or the stock CLI's, records every attempt (errors, results, timing).
-    # Attempts are recorded outside the limits, so a timed-out attempt is recorded too.
-    worker_defaults={"worker_middleware": [record_attempts, enforce_time_limits]},
+    # Outermost first: log context (and request id), then the attempt record, then the
+    # time limits, so a timed-out attempt is recorded like any other.
+    worker_defaults={"worker_middleware": [bind_job_context, record_attempts, enforce_time_limits]},
     # HIRING_JOBS_TASK_MODULES adds modules that register more tasks on this app.
     import_paths=["hiring_jobs.tasks", *get_settings().task_modules],
 )

@@ -46,7 +46,7 @@ def main() -> None:
     HIRING_JOBS_DATA_DIR. Settings are environment variables: see the README.
     """
     try:
-        configure_logging(get_settings().log_level)
+        configure_logging(get_settings().log_level, get_settings().log_format)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -111,6 +111,7 @@ def worker(queues: str | None, concurrency: int | None, processes: int | None) -
         shutdown_timeout=settings.shutdown_timeout,
         heartbeat_seconds=settings.heartbeat_seconds,
         log_level=settings.log_level,
+        log_format=settings.log_format,
     )
     sys.exit(run_workers(config))
 

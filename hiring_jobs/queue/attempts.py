@@ -21,6 +21,7 @@ from procrastinate import JobContext, exceptions
 from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
 
+from hiring_jobs.logs import current_request_id
 from hiring_jobs.models import AttemptOutcome
 from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
 
@@ -37,9 +38,10 @@ HOSTNAME = socket.gethostname()
 _results_not_stored: set[str] = set()
 
 START_ATTEMPT = """
-INSERT INTO job_attempts (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid)
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
 VALUES (%(job_id)s, %(attempt)s, %(task_name)s, %(queue)s, 'running',
-        %(worker_name)s, %(hostname)s, %(pid)s)
+        %(worker_name)s, %(hostname)s, %(pid)s, %(request_id)s)
 RETURNING id
 """
 
@@ -65,10 +67,12 @@ def do_not_store_result(task_name: str) -> None:
 async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:
     job = context.job
     attempt_id = await _start(context)
+    logger.info("attempt %d of job %s (%s) started", job.attempts + 1, job.id, job.task_name)
     try:
         result = await call_next()
     except BaseException as exc:
         await _finish(context, attempt_id, outcome=outcome_of(exc), error=exc)
+        logger.info("attempt of job %s ended: %s: %s", job.id, type(exc).__name__, exc)
         raise
     stored = None if job.task_name in _results_not_stored else result
     await _finish(context, attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
@@ -94,6 +98,7 @@ async def _start(context: JobContext) -> int:
         worker_name=context.worker_name,
         hostname=HOSTNAME,
         pid=os.getpid(),
+        request_id=current_request_id(),
     )
     return int(row["id"])
 

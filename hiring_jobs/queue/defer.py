@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app
+from hiring_jobs.logs import REQUEST_ID_ARG, current_request_id
 
 # Never opened: they only run queries on the connections passed to them.
 _sync_manager = JobManager(SyncPsycopgConnector())
@@ -67,6 +68,7 @@ def batch_defer(
     """Insert several jobs of one task with a single statement, in the session's transaction."""
     if not kwargs_list:
         return []
+    kwargs_list = [_with_request_id(kwargs) for kwargs in kwargs_list]
     if options and "queueing_lock" in options:
         # A conflict aborts the transaction it happens in: confine it to a savepoint
         # (SQLAlchemy emits SAVEPOINT when the connection is asked for inside the block).
@@ -86,6 +88,7 @@ async def defer_async(
     **task_kwargs: Any,
 ) -> int:
     """`defer` for an `AsyncSession` (async tasks, async web handlers)."""
+    task_kwargs = _with_request_id(task_kwargs)
     if options and "queueing_lock" in options:
         async with session.begin_nested():
             deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
@@ -107,6 +110,14 @@ def _deferrer(
         else task.configure(**(options or {}))
     )
     return JobDeferrer(job_manager=manager, job=configured.job, connection=connection)
+
+
+def _with_request_id(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Carry the current request id into the job (see hiring_jobs.logs)."""
+    request_id = current_request_id()
+    if request_id is None or REQUEST_ID_ARG in kwargs:
+        return kwargs
+    return {**kwargs, REQUEST_ID_ARG: request_id}
 
 
 def _driver(session: Session) -> Any:

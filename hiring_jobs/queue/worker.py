@@ -41,6 +41,7 @@ class WorkerConfig:
     shutdown_timeout: float
     heartbeat_seconds: float = 10.0
     log_level: str = "INFO"
+    log_format: str = "text"
 
     def worker_name(self, index: int) -> str:
         return f"{socket.gethostname()}-{os.getpid()}-{index}"
@@ -53,7 +54,7 @@ def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
     the shutdown gave up on (past the graceful timeout, already marked aborted and
     re-queued) must not keep the process alive.
     """
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="job")
     loop = asyncio.new_event_loop()
     loop.set_default_executor(executor)
