@@ -13,6 +13,8 @@ import random
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 
+from hiring_jobs.queue.rate_limit import RateLimited
+
 
 class PermanentError(Exception):
     """Retrying cannot help (bad input, a refusal such as SMTP 5xx): fail at once."""
@@ -31,6 +33,9 @@ class RetryPolicy(BaseRetryStrategy):
     permanent: tuple[type[BaseException], ...] = PERMANENT_ERRORS
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, RateLimited):
+            # Not a failure: come back when the next slot is free, whatever the count.
+            return RetryDecision(retry_in={"seconds": exception.retry_in + random.uniform(0, 1)})
         if isinstance(exception, self.permanent) or job.attempts >= self.max_retries:
             return None
         return RetryDecision(retry_in={"seconds": self.delay_seconds(job.attempts)})

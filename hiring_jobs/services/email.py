@@ -21,7 +21,7 @@ import dataclasses
 import mimetypes
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -180,12 +180,14 @@ def deliver(
     job_id: int | None = None,
     base_url: str = DEFAULT_BASE_URL,
     timeout: float = SMTP_TIMEOUT_SECONDS,
+    before_send: Callable[[], None] | None = None,
 ) -> EmailDelivery:
     """Send the message once per `idempotency_key`; see the module docstring for the contract.
 
     Without an SMTP host the message goes to the outbox (status `outbox`), which is not a
     failure. Raises `PermanentEmailError` (row `failed`) for a 5xx reply or a template that
     cannot render, and `TransientEmailError` (row stays `pending`) for anything retryable.
+    `before_send` runs just before a real SMTP send (the task passes the shared rate limit).
     """
     if len(idempotency_key) > MAX_KEY_LENGTH:
         raise ValueError(f"idempotency key longer than {MAX_KEY_LENGTH} characters")
@@ -209,6 +211,8 @@ def deliver(
     if not settings.smtp_host:
         _record(session, delivery, DeliveryStatus.OUTBOX, response=None)
         return delivery
+    if before_send is not None:
+        before_send()
     try:
         response = _send(settings, message, timeout)
     except (smtplib.SMTPException, OSError) as exc:

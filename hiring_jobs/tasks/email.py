@@ -40,7 +40,7 @@ from hiring_jobs.models import (
     User,
     UserRole,
 )
-from hiring_jobs.queue import retry
+from hiring_jobs.queue import rate_limit, retry
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.services import email
@@ -369,12 +369,17 @@ def _deliver(
         settings=get_settings(),
         job_id=context.job.id,
         base_url=_base_url(),
+        before_send=_rate_limit,
     )
     return _result(delivery)
 
 
+def _rate_limit() -> None:
+    """At most HIRING_JOBS_EMAIL_RATE_PER_MINUTE sends across all workers and machines."""
+    rate_limit.acquire("email", get_settings().email_rate_per_minute)
+
+
 def _base_url() -> str:
-    # HIRING_JOBS_PUBLIC_URL is not a setting yet; until it is, links point at the default.
     return get_settings().public_url or email.DEFAULT_BASE_URL
 
 

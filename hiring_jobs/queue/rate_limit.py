@@ -1,0 +1,78 @@
+"""Rate limits shared by every worker process and machine: token buckets in PostgreSQL.
+
+A bucket holds up to `capacity` tokens and refills at `per_minute / 60` tokens a second;
+each send takes one. Taking a token is one short UPDATE in its own transaction (never
+the caller's, whose row lock would then serialise every send until it commits). When the
+bucket is empty the caller learns how long until the next token: a short wait is slept
+(not polled), a long one becomes RateLimited, which the retry policy turns into a job
+scheduled for that moment without counting it as a failure.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from sqlalchemy import Engine, text
+
+from hiring_jobs import db
+
+# Waits up to this long are slept in the task; longer ones re-schedule the job.
+MAX_SLEEP_SECONDS = 2.0
+
+_TAKE = text(
+    """
+    WITH bucket AS (
+        INSERT INTO rate_limit_buckets (name, tokens, capacity, per_second, refilled_at)
+        VALUES (:name, :capacity, :capacity, :per_second, clock_timestamp())
+        ON CONFLICT (name) DO UPDATE
+            -- keep the configured rate; refill for the time since the last take
+            SET capacity = EXCLUDED.capacity,
+                per_second = EXCLUDED.per_second,
+                tokens = LEAST(
+                    EXCLUDED.capacity,
+                    rate_limit_buckets.tokens + EXCLUDED.per_second
+                        * extract(epoch FROM clock_timestamp() - rate_limit_buckets.refilled_at)
+                ),
+                refilled_at = clock_timestamp()
+        RETURNING tokens, per_second
+    )
+    SELECT tokens, per_second FROM bucket
+    """
+)
+_SPEND = text("UPDATE rate_limit_buckets SET tokens = tokens - 1 WHERE name = :name")
+
+
+class RateLimited(Exception):
+    """No token now; the next one comes in `retry_in` seconds."""
+
+    def __init__(self, name: str, retry_in: float) -> None:
+        super().__init__(f"rate limit {name!r}: next slot in {retry_in:.1f} s")
+        self.retry_in = retry_in
+
+
+def try_take(engine: Engine, name: str, per_minute: float) -> float:
+    """Take a token if there is one: 0.0. Otherwise the seconds until the next one."""
+    per_second = per_minute / 60.0
+    capacity = max(1.0, per_minute / 10.0)  # bursts of at most six seconds' worth
+    with engine.begin() as conn:  # its own short transaction; the row lock ends here
+        tokens, rate = conn.execute(
+            _TAKE, {"name": name, "capacity": capacity, "per_second": per_second}
+        ).one()
+        if tokens >= 1.0:
+            conn.execute(_SPEND, {"name": name})
+            return 0.0
+    return (1.0 - tokens) / rate
+
+
+def acquire(name: str, per_minute: float, *, engine: Engine | None = None) -> None:
+    """Return once a token is taken, or raise RateLimited when the wait is long."""
+    engine = engine or db.get_engine()
+    while True:
+        wait = try_take(engine, name, per_minute)
+        if wait == 0.0:
+            return
+        if wait > MAX_SLEEP_SECONDS:
+            raise RateLimited(name, wait)
+        # Sleep until the token is due (plus a little jitter so sleepers do not collide).
+        time.sleep(wait + random.uniform(0, 0.05))
