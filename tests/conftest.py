@@ -39,8 +39,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoopExecutor
     pgdata = tmp_path_factory.mktemp("embedded") / "pgdata"
     url = embedded.start_server(pgdata)
     info = psycopg.conninfo.conninfo_to_dict(url)
+    EMBEDDED_PGDATA.append(pgdata)
     yield _executor(host=str(info["host"]), port=5432, user="postgres", password="")
     embedded.stop_server(pgdata)
+
+
+# The embedded server's data directory, for tests that restart it (empty when external).
+EMBEDDED_PGDATA: list[Path] = []
 
 
 def _executor(*, host: str, port: int, user: str, password: str) -> NoopExecutor:

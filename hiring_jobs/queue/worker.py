@@ -9,6 +9,7 @@ concurrency, so `--concurrency 20` really runs 20 jobs at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -17,9 +18,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.process import BaseProcess
+
+import psycopg
+from procrastinate import PsycopgConnector, exceptions
+from procrastinate.worker import Worker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
@@ -31,6 +36,7 @@ logger = logging.getLogger(__name__)
 EXTRA_CONNECTIONS = 3
 # A child that dies within this many seconds of its start is crashing, not working.
 CRASH_LOOP_SECONDS = 5.0
+MAX_RECONNECT_DELAY_SECONDS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +87,86 @@ async def _run(config: WorkerConfig, name: str) -> None:
                 ",".join(config.queues) or "all queues",
                 config.concurrency,
             )
-            await app.run_worker_async(
-                queues=list(config.queues) or None,
-                concurrency=config.concurrency,
-                name=name,
-                shutdown_graceful_timeout=config.shutdown_timeout,
-                update_heartbeat_interval=config.heartbeat_seconds,
-                stalled_worker_timeout=3 * config.heartbeat_seconds,
-            )
+            app.perform_import_paths()
+            signals = _StopSignals()
+            while not signals.received:
+                worker = Worker(
+                    app=app,
+                    **{
+                        **app.worker_defaults,
+                        "queues": list(config.queues) or None,
+                        "concurrency": config.concurrency,
+                        "name": name,
+                        "shutdown_graceful_timeout": config.shutdown_timeout,
+                        "update_heartbeat_interval": config.heartbeat_seconds,
+                        "stalled_worker_timeout": 3 * config.heartbeat_seconds,
+                        "install_signal_handlers": False,  # ours tell a stop from a crash
+                    },
+                )
+                with signals.stopping(worker):
+                    try:
+                        await worker.run()
+                    except (exceptions.ConnectorException, psycopg.OperationalError) as exc:
+                        logger.error("lost the database: %s", exc)
+                if signals.received:
+                    return
+                # The database went away (restart, failover): the worker stopped. Jobs
+                # whose end could not be recorded stay `doing`; the rescue re-queues
+                # them once this worker's old registration stops heartbeating.
+                logger.error("the worker stopped without a signal; waiting for the database")
+                if not await _wait_for_database(connector, signals):
+                    return
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT: the first stops the worker gracefully, a second one at once."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.stopped = asyncio.Event()
+
+    @contextlib.contextmanager
+    def stopping(self, worker: Worker) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        run_task = asyncio.current_task()
+
+        def on_signal() -> None:
+            self.received += 1
+            self.stopped.set()
+            if self.received == 1:
+                worker.stop()
+            elif run_task is not None:
+                run_task.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+
+async def _wait_for_database(connector: PsycopgConnector, signals: _StopSignals) -> bool:
+    """Poll with backoff until the database answers (True) or a stop signal comes (False)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signals.stopped.set)
+    delay = 0.5
+    try:
+        while not signals.stopped.is_set():
+            with contextlib.suppress(exceptions.ConnectorException, psycopg.Error, OSError):
+                await connector.execute_query_async("SELECT 1")
+                logger.info("the database is back; restarting the worker")
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signals.stopped.wait(), delay)
+            delay = min(delay * 2, MAX_RECONNECT_DELAY_SECONDS)
+        signals.received += 1
+        return False
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 def run_workers(config: WorkerConfig) -> int:

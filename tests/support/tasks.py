@@ -11,6 +11,7 @@ import time
 
 from procrastinate import JobContext
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from hiring_jobs import db
@@ -112,3 +113,18 @@ async def hang() -> None:
 
 
 set_time_limits("tests.hang", TimeLimits(soft_seconds=0.5, hard_seconds=1.0))
+
+
+@app.task(
+    name="tests.record_once",
+    queue="default",
+    retry=RetryPolicy(max_retries=10, base_seconds=0.5, cap_seconds=2),
+)
+def record_once(user_id: int, key: str) -> None:
+    """Idempotent: a second run (at-least-once delivery) leaves no second row."""
+    with db.session_scope() as session:
+        session.execute(
+            insert(Notification)
+            .values(user_id=user_id, kind="test", title="", message=key, data={}, dedupe_key=key)
+            .on_conflict_do_nothing()
+        )
