@@ -7,6 +7,7 @@ import it through HIRING_JOBS_TASK_MODULES.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 from procrastinate import JobContext
@@ -128,3 +129,18 @@ def record_once(user_id: int, key: str) -> None:
             .values(user_id=user_id, kind="test", title="", message=key, data={}, dedupe_key=key)
             .on_conflict_do_nothing()
         )
+
+
+@app.task(
+    name="tests.flaky",
+    queue="default",
+    retry=RetryPolicy(max_retries=2, base_seconds=0, cap_seconds=0),
+)
+def flaky(user_id: int, key: str, fail_percent: int) -> str:
+    """Fails transiently `fail_percent`% of the time; on success writes one row (not deduped,
+    so a double run would show)."""
+    if random.randrange(100) < fail_percent:
+        raise ConnectionError(f"random failure for {key}")
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message=key))
+    return key
