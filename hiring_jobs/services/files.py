@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs.models import FileKind, StoredFile
 
-SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+SUFFIXES = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "application/json": ".json",
+    "text/csv": ".csv",
+}
 
 
 def store_file(

@@ -1,5 +1,25 @@
 """Task modules, one per family. Importing this package registers every task on the app."""
 
-from hiring_jobs.tasks import email, reliability, resume
+from hiring_jobs.tasks import (
+    achievements,
+    analytics,
+    documents,
+    email,
+    maintenance,
+    notifications,
+    recommendations,
+    reliability,
+    resume,
+)
 
-__all__ = ["email", "reliability", "resume"]
+__all__ = [
+    "achievements",
+    "analytics",
+    "documents",
+    "email",
+    "maintenance",
+    "notifications",
+    "recommendations",
+    "reliability",
+    "resume",
+]

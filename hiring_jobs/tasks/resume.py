@@ -2,34 +2,98 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from procrastinate import JobContext
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hiring_jobs import db
 from hiring_jobs.app import app
-from hiring_jobs.models import ParseStatus
-from hiring_jobs.queue import retry
-from hiring_jobs.queue.defer import batch_defer
+from hiring_jobs.models import JobGroup, ParseStatus, Resume
+from hiring_jobs.queue import groups, retry
+from hiring_jobs.queue.defer import batch_defer, defer
+from hiring_jobs.queue.isolation import ChildCrashed, run_isolated
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.services import resumes
+from hiring_jobs.queue.time_limits import (
+    HardTimeLimitExceeded,
+    SoftTimeLimitExceeded,
+    TimeLimits,
+)
+from hiring_jobs.services import analytics, documents, resumes
+from hiring_jobs.services.pdf_text import ResumeUnreadable, extract_pdf_text
 from hiring_jobs.settings import get_settings
+
+# pdfminer on a hostile PDF can loop or eat memory: it runs in a child process that is
+# killed at the hard limit, and a PDF that takes that long is recorded as unreadable.
+PDF_TIME_LIMITS = TimeLimits(soft_seconds=45, hard_seconds=60)
+
+
+def extract_in_child(path: Path, max_bytes: int) -> str:
+    try:
+        return run_isolated(extract_pdf_text, path, max_bytes=max_bytes, limits=PDF_TIME_LIMITS)
+    except (SoftTimeLimitExceeded, HardTimeLimitExceeded):
+        raise ResumeUnreadable(
+            f"reading the PDF took more than {PDF_TIME_LIMITS.soft_seconds:g} s:"
+            " it may be malformed"
+        ) from None
+    except ChildCrashed:
+        raise ResumeUnreadable("the PDF crashed the parser: it may be malformed") from None
 
 
 @app.task(name="resume.parse", queue=Queue.RESUME, priority=Priority.HIGH, retry=retry.FILES)
-def parse_resume(resume_id: int) -> dict[str, Any]:
+def parse_resume(resume_id: int, group_id: int | None = None) -> dict[str, Any]:
+    """`group_id` is set when the parse is a member of a batch (`resume.batch_parse`)."""
     settings = get_settings()
-    with db.session_scope() as session:
-        outcome = resumes.parse_resume(
-            session, resume_id, settings.files_dir, settings.max_upload_bytes
-        )
-        if outcome.status == ParseStatus.PARSED:
-            # The next step commits with this one: no parsed resume is left unanalyzed.
-            application_ids = resumes.open_applications_for(session, resume_id)
-            batch_defer(
+    try:
+        with db.session_scope() as session:
+            outcome = resumes.parse_resume(
                 session,
-                analyze_candidate_fit,
-                [{"application_id": application_id} for application_id in application_ids],
+                resume_id,
+                settings.files_dir,
+                settings.max_upload_bytes,
+                extract=extract_in_child,
             )
+            if outcome.status == ParseStatus.PARSED:
+                # The next step commits with this one: no parsed resume is left unanalyzed.
+                application_ids = resumes.open_applications_for(session, resume_id)
+                batch_defer(
+                    session,
+                    analyze_candidate_fit,
+                    [{"application_id": application_id} for application_id in application_ids],
+                )
+            _defer_achievement_check(session, resume_id)
+            if group_id is not None:
+                groups.member_finished(session, group_id)
+    except retry.PermanentError:
+        if group_id is not None:  # a member that can never succeed still counts
+            with db.session_scope() as session:
+                groups.member_finished(session, group_id, failed=True)
+        raise
     return outcome.as_dict()
+
+
+def _defer_achievement_check(session: Session, resume_id: int) -> None:
+    """Chain: parse -> achievements.check_user (then its notification), same transaction."""
+    resume = session.get(Resume, resume_id)
+    if (
+        resume is None
+        or resume.deleted_at is not None
+        or resume.parse_status == ParseStatus.PENDING
+    ):
+        return
+    with contextlib.suppress(AlreadyEnqueued):  # a re-run while the check still waits
+        defer(
+            session,
+            "achievements.check_user",
+            options={"queueing_lock": f"achievements:resume:{resume_id}"},
+            user_id=resume.user_id,
+            resume_id=resume_id,
+        )
 
 
 @app.task(name="resume.analyze_candidate_fit", queue=Queue.RESUME, retry=retry.DEFAULT)
@@ -37,3 +101,74 @@ def analyze_candidate_fit(application_id: int) -> dict[str, Any]:
     with db.session_scope() as session:
         application = resumes.analyze_candidate_fit(session, application_id)
         return {"application_id": application.id, "fit_score": application.fit_score}
+
+
+@app.task(
+    name="resume.analyze_pending",
+    queue=Queue.RESUME,
+    priority=Priority.LOW,
+    retry=retry.DEFAULT,
+    lock="resume.analyze_pending",  # two runs at once would both find the same resumes
+)
+def analyze_pending() -> dict[str, Any]:
+    """Defer `resume.parse` for every pending resume that no parse job waits for."""
+    with db.session_scope() as session:
+        resume_ids = documents.pending_resumes_without_job(session)
+        batch_defer(session, parse_resume, [{"resume_id": rid} for rid in resume_ids])
+    return {"deferred": len(resume_ids)}
+
+
+@app.task(
+    name="resume.batch_parse",
+    queue=Queue.RESUME,
+    priority=Priority.NORMAL,
+    retry=retry.DEFAULT,
+    pass_context=True,
+)
+def batch_parse(context: JobContext, resume_ids: list[int]) -> dict[str, Any]:
+    """Parse resumes as a group whose completion is `resume.summarize_batch`.
+
+    The group is named after this job: a re-run of the same job finds it and starts none.
+    """
+    name = f"resume.batch_parse:job:{context.job.id}"
+    ids = sorted(set(resume_ids))
+    with db.session_scope() as session:
+        existing = session.scalar(select(JobGroup.id).where(JobGroup.name == name))
+        if existing is not None:
+            return {"group_id": existing, "created": False}
+        group_id = groups.start_group(
+            session,
+            name,
+            parse_resume,
+            [{"resume_id": rid} for rid in ids],
+            on_complete=("resume.summarize_batch", {"resume_ids": ids}),
+        )
+    return {"group_id": group_id, "created": True, "resumes": len(ids)}
+
+
+@app.task(
+    name="resume.summarize_batch", queue=Queue.RESUME, priority=Priority.LOW, retry=retry.DEFAULT
+)
+def summarize_batch(group_id: int, resume_ids: list[int]) -> dict[str, Any]:
+    """The summary report of a batch parse, kept as a `resume_batch_summary` snapshot."""
+    with db.session_scope() as session:
+        group = session.get(JobGroup, group_id)
+        if group is None:
+            raise retry.PermanentError(f"job group {group_id} does not exist")
+        data = analytics.resume_batch_summary(session, resume_ids)
+        data |= {"group_id": group_id, "members": group.total, "failed_members": group.failed}
+        snapshot, created = analytics.save_keyed_snapshot(
+            session, "resume_batch_summary", f"group:{group_id}", data
+        )
+        return {"snapshot_id": snapshot.id, "created": created, **data}
+
+
+@app.task(
+    name="resume.cleanup_deleted", queue=Queue.MAINTENANCE, priority=Priority.LOW, retry=retry.FILES
+)
+def cleanup_deleted(days: int = 90) -> dict[str, Any]:
+    """Delete resumes soft-deleted more than `days` ago, their file rows, then their files."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    with db.session_scope() as session:
+        paths = documents.delete_soft_deleted_resumes(session, cutoff)
+    return {"deleted_files": documents.unlink(get_settings().files_dir, paths)}

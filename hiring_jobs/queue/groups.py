@@ -1,0 +1,96 @@
+"""Groups: fan out N jobs, run a completion job exactly once when the last one finishes.
+
+`start_group` inserts a `job_groups` row and defers every member in the caller's
+transaction, passing `group_id` to each. Each member calls `member_finished` inside its own
+transaction. The UPDATE takes the group's row lock, so members finishing at the same moment
+are serialised by PostgreSQL: exactly one of them sees `finished == total`, and it defers the
+completion job in that same transaction. If its transaction rolls back, so does its count.
+
+A chain needs no helper: a step defers the next step with `defer()` in its own transaction.
+
+Members report at most `total` times (`finished < total` guards the counter); a member that
+re-runs after its report committed (a worker died between the commit and marking the job
+done) would count twice, which a per-member table could rule out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from procrastinate.tasks import Task
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from hiring_jobs.models import JobGroup
+from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
+from hiring_jobs.queue.retry import PermanentError
+
+OnComplete = tuple[str, dict[str, Any]]
+
+
+def start_group(
+    session: Session,
+    name: str,
+    task: Task[..., Any, Any] | str,
+    kwargs_list: list[dict[str, Any]],
+    on_complete: OnComplete,
+    *,
+    options: DeferOptions | None = None,
+) -> int:
+    """Insert the group and defer its members (each gets `group_id`); return the group id.
+
+    `on_complete` is (task name, kwargs); the completion job also receives `group_id`.
+    An empty group is complete at once: its completion job is deferred here.
+    """
+    task_name, complete_kwargs = on_complete
+    group = JobGroup(
+        name=name,
+        total=len(kwargs_list),
+        on_complete_task=task_name,
+        on_complete_kwargs=complete_kwargs,
+    )
+    session.add(group)
+    session.flush()
+    if not kwargs_list:
+        _complete(session, group.id, task_name, complete_kwargs)
+        return group.id
+    members = [{**kwargs, "group_id": group.id} for kwargs in kwargs_list]
+    batch_defer(session, task, members, options=options)
+    return group.id
+
+
+def member_finished(session: Session, group_id: int, *, failed: bool = False) -> int | None:
+    """Count one finished member; the member that completes the group defers the completion.
+
+    Returns the completion job id when this call completed the group, else None.
+    """
+    row = session.execute(
+        update(JobGroup)
+        .where(JobGroup.id == group_id, JobGroup.finished < JobGroup.total)
+        .values(finished=JobGroup.finished + 1, failed=JobGroup.failed + int(failed))
+        .returning(
+            JobGroup.finished,
+            JobGroup.total,
+            JobGroup.on_complete_task,
+            JobGroup.on_complete_kwargs,
+        )
+    ).one_or_none()
+    if row is None:
+        if session.get(JobGroup, group_id) is None:
+            raise PermanentError(f"job group {group_id} does not exist")
+        return None  # already complete: a late or repeated report changes nothing
+    finished, total, task_name, complete_kwargs = row
+    if finished < total:
+        return None
+    return _complete(session, group_id, task_name, complete_kwargs)
+
+
+def _complete(session: Session, group_id: int, task_name: str, kwargs: dict[str, Any]) -> int:
+    job_id = defer(session, task_name, **{**kwargs, "group_id": group_id})
+    session.execute(
+        update(JobGroup)
+        .where(JobGroup.id == group_id)
+        .values(completion_job_id=job_id, completed_at=datetime.now(UTC))
+    )
+    return job_id

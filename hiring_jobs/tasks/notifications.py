@@ -1,0 +1,152 @@
+"""Notification tasks: single, batch and fan-out notifications, read marks, cleanup, digests.
+
+Thin wrappers over `hiring_jobs.services.notifications`; every insert is deduplicated by key,
+so running a job twice leaves the rows of one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from procrastinate.tasks import Task
+
+from hiring_jobs import db
+from hiring_jobs.app import app
+from hiring_jobs.queue import retry
+from hiring_jobs.queue.defer import batch_defer
+from hiring_jobs.queue.queues import Priority, Queue
+from hiring_jobs.queue.time_limits import LONG, set_time_limits
+from hiring_jobs.services import analytics, notifications, recommendations
+from hiring_jobs.services.notifications import NewNotification
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Result = dict[str, Any]
+CLEANUP_BATCH = 5000
+DIGEST_TASK = "email.send_daily_digest"
+
+
+def _task(
+    name: str, priority: Priority = Priority.NORMAL, *, long: bool = False
+) -> Callable[[Callable[P, R]], Task[P, R, P]]:
+    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
+        set_time_limits(f"notifications.{name}", LONG)
+    return app.task(
+        name=f"notifications.{name}",
+        queue=Queue.NOTIFICATIONS,
+        priority=priority,
+        retry=retry.DEFAULT,
+    )
+
+
+@_task("send")
+def send_notification(
+    user_id: int,
+    notification_type: str,
+    message: str,
+    title: str = "",
+    data: dict[str, Any] | None = None,
+    related_user_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> Result:
+    item = NewNotification(
+        user_id=user_id,
+        kind=notification_type,
+        title=title,
+        message=message,
+        related_user_id=related_user_id,
+        data=data or {},
+        dedupe_key=dedupe_key,
+    )
+    with db.session_scope() as session:
+        return {"notification_id": notifications.notify(session, item)}
+
+
+@_task("send_batch")
+def send_batch(items: list[dict[str, Any]]) -> Result:
+    """Each item: user_id, notification_type, message; optional title, data,
+    related_user_id, dedupe_key."""
+    parsed = notifications.parse_items(items)
+    with db.session_scope() as session:
+        created = notifications.notify_many(session, parsed)
+    return {"requested": len(parsed), "created": len(created)}
+
+
+@_task("notify_mentions")
+def notify_mentions(
+    user_ids: list[int], mention_type: str, content_id: int | str, mentioned_by: int | None = None
+) -> Result:
+    with db.session_scope() as session:
+        created = notifications.notify_mentions(
+            session, user_ids, mention_type, content_id, mentioned_by
+        )
+    return {"created": len(created)}
+
+
+@_task("notify_like")
+def notify_like(
+    user_id: int, liker_id: int, content_type: str, content_id: int | str | None = None
+) -> Result:
+    """`user_id` owns the content that `liker_id` liked."""
+    with db.session_scope() as session:
+        created = notifications.notify_like(session, user_id, liker_id, content_type, content_id)
+    return {"notification_id": created}
+
+
+@_task("notify_comment")
+def notify_comment(
+    user_id: int,
+    commenter_id: int,
+    content_type: str,
+    content_id: int | str | None = None,
+    comment_id: int | str | None = None,
+) -> Result:
+    """`user_id` owns the content that `commenter_id` commented on."""
+    with db.session_scope() as session:
+        created = notifications.notify_comment(
+            session, user_id, commenter_id, content_type, content_id, comment_id
+        )
+    return {"notification_id": created}
+
+
+@_task("mark_all_read", Priority.HIGH)
+def mark_all_read(user_id: int, up_to_id: int | None = None) -> Result:
+    """Mark the user's notifications read; `up_to_id` spares those that arrived later."""
+    with db.session_scope() as session:
+        marked = notifications.mark_all_read(session, user_id, datetime.now(UTC), up_to_id=up_to_id)
+    return {"marked": marked}
+
+
+@app.periodic(cron="0 3 * * *", periodic_id="daily")
+@_task("cleanup_read", Priority.LOW, long=True)
+def cleanup_read(timestamp: int, days: int = 30) -> Result:
+    """Delete read notifications older than `days`, in short batches."""
+    cutoff = analytics.tick_time(timestamp) - timedelta(days=days)
+    deleted = 0
+    while True:
+        with db.session_scope() as session:
+            batch = notifications.delete_read(session, cutoff, limit=CLEANUP_BATCH)
+        deleted += batch
+        if batch < CLEANUP_BATCH:
+            return {"deleted": deleted}
+
+
+@app.periodic(cron="0 9 * * *", periodic_id="daily")
+@_task("send_daily_digests", Priority.LOW, long=True)
+def send_daily_digests(timestamp: int) -> Result:
+    """Defer `email.send_daily_digest` for each active user with something new, once a tick."""
+    now = analytics.tick_time(timestamp)
+    with db.session_scope() as session:
+        run = analytics.claim_tick(session, "notifications.send_daily_digests", now)
+        if run is None:
+            return {"skipped": "this tick already ran"}
+        digests = []
+        for user_id in analytics.active_user_ids(session, now):
+            digest = recommendations.daily_digest(session, user_id, now)
+            if digest is not None:
+                digests.append({"user_id": user_id, "day": now.date().isoformat(), **digest})
+        batch_defer(session, DIGEST_TASK, digests)
+        run.data = {"deferred": len(digests)}
+    return {"deferred": len(digests)}
