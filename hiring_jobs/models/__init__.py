@@ -28,6 +28,7 @@ from hiring_jobs.models.queue import (
     HealthCheck,
     JobAttempt,
     JobGroup,
+    JobGroupMember,
     RateLimitBucket,
     ReviewAction,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "HealthCheck",
     "JobAttempt",
     "JobGroup",
+    "JobGroupMember",
     "JobPosting",
     "MentoringSession",
     "MentoringStatus",

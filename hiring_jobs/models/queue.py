@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -148,3 +148,16 @@ class JobGroup(Base):
     completion_job_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None]
+
+
+class JobGroupMember(Base):
+    """A member's report: a member re-run after it reported (at-least-once) counts once."""
+
+    __tablename__ = "job_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("job_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failed: Mapped[bool] = mapped_column(default=False)
+    reported_at: Mapped[datetime] = created_at_column()

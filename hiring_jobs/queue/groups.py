@@ -8,9 +8,9 @@ completion job in that same transaction. If its transaction rolls back, so does 
 
 A chain needs no helper: a step defers the next step with `defer()` in its own transaction.
 
-Members report at most `total` times (`finished < total` guards the counter); a member that
-re-runs after its report committed (a worker died between the commit and marking the job
-done) would count twice, which a per-member table could rule out.
+Each member reports under a key of its own (its job's subject, e.g. "resume:42"): a member
+re-run after its report committed (a worker died between that commit and marking the job
+done) finds its key in `job_group_members` and counts nothing twice.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 
 from procrastinate.tasks import Task
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from hiring_jobs.models import JobGroup
+from hiring_jobs.models import JobGroup, JobGroupMember
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from hiring_jobs.queue.retry import PermanentError
 
@@ -60,11 +61,23 @@ def start_group(
     return group.id
 
 
-def member_finished(session: Session, group_id: int, *, failed: bool = False) -> int | None:
+def member_finished(
+    session: Session, group_id: int, member: str, *, failed: bool = False
+) -> int | None:
     """Count one finished member; the member that completes the group defers the completion.
 
     Returns the completion job id when this call completed the group, else None.
     """
+    if session.get(JobGroup, group_id) is None:
+        raise PermanentError(f"job group {group_id} does not exist")
+    first_report = session.execute(
+        insert(JobGroupMember)
+        .values(group_id=group_id, member=member, failed=failed)
+        .on_conflict_do_nothing()
+        .returning(JobGroupMember.member)
+    ).one_or_none()
+    if first_report is None:
+        return None  # this member already reported
     row = session.execute(
         update(JobGroup)
         .where(JobGroup.id == group_id, JobGroup.finished < JobGroup.total)
@@ -77,9 +90,7 @@ def member_finished(session: Session, group_id: int, *, failed: bool = False) ->
         )
     ).one_or_none()
     if row is None:
-        if session.get(JobGroup, group_id) is None:
-            raise PermanentError(f"job group {group_id} does not exist")
-        return None  # already complete: a late or repeated report changes nothing
+        return None  # already complete: a late report changes nothing
     finished, total, task_name, complete_kwargs = row
     if finished < total:
         return None

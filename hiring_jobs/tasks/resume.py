@@ -68,11 +68,11 @@ def parse_resume(resume_id: int, group_id: int | None = None) -> dict[str, Any]:
                 )
             _defer_achievement_check(session, resume_id)
             if group_id is not None:
-                groups.member_finished(session, group_id)
+                groups.member_finished(session, group_id, f"resume:{resume_id}")
     except retry.PermanentError:
         if group_id is not None:  # a member that can never succeed still counts
             with db.session_scope() as session:
-                groups.member_finished(session, group_id, failed=True)
+                groups.member_finished(session, group_id, f"resume:{resume_id}", failed=True)
         raise
     return outcome.as_dict()
 

@@ -21,7 +21,7 @@ from tests.support.jobs import jobs, run_worker_until_idle
 @app.task(name="tests.groups.member", queue="default")
 def member(group_id: int, n: int) -> None:
     with db.session_scope() as session:
-        member_finished(session, group_id)
+        member_finished(session, group_id, f"n{n}")
 
 
 @app.task(name="tests.groups.done", queue="default")
@@ -71,9 +71,9 @@ def test_members_are_deferred_with_the_group_id_in_the_callers_transaction(
 def test_only_the_last_member_defers_the_completion(session_factory: sessionmaker[Session]) -> None:
     group_id = _start(session_factory, 3, user_id=7)
     returned = []
-    for failed in (False, True, False):
+    for n, failed in enumerate((False, True, False)):
         with session_factory() as session, session.begin():
-            returned.append(member_finished(session, group_id, failed=failed))
+            returned.append(member_finished(session, group_id, f"n{n}", failed=failed))
 
     assert returned[:2] == [None, None] and returned[2] is not None
     group = _group(session_factory, group_id)
@@ -87,9 +87,9 @@ def test_only_the_last_member_defers_the_completion(session_factory: sessionmake
 
 def test_a_report_after_completion_changes_nothing(session_factory: sessionmaker[Session]) -> None:
     group_id = _start(session_factory, 1)
-    for _ in range(2):
+    for member_key in ("n0", "late"):
         with session_factory() as session, session.begin():
-            member_finished(session, group_id)
+            member_finished(session, group_id, member_key)
 
     assert _group(session_factory, group_id).finished == 1
     with session_factory() as session:
@@ -98,7 +98,7 @@ def test_a_report_after_completion_changes_nothing(session_factory: sessionmaker
 
 def test_an_unknown_group_is_a_permanent_error(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(PermanentError), session_factory() as session, session.begin():
-        member_finished(session, 424242)
+        member_finished(session, 424242, "n0")
 
 
 def test_an_empty_group_completes_at_once(session_factory: sessionmaker[Session]) -> None:
@@ -119,16 +119,16 @@ def test_members_finishing_at_once_defer_the_completion_exactly_once(
     results: list[int | None] = []
     errors: list[BaseException] = []
 
-    def finish() -> None:
+    def finish(n: int) -> None:
         try:
             with session_factory() as session, session.begin():
                 session.execute(select(1))  # open the transaction before the race
                 barrier.wait(timeout=10)
-                results.append(member_finished(session, group_id))
+                results.append(member_finished(session, group_id, f"n{n}"))
         except BaseException as exc:  # surfaced below: a thread's failure fails the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=finish) for _ in range(members)]
+    threads = [threading.Thread(target=finish, args=(n,)) for n in range(members)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -158,3 +158,13 @@ def test_a_group_run_by_a_concurrent_worker_completes_once(
         messages = session.scalars(select(Notification.message)).all()
     assert statuses == ["succeeded"] * 7
     assert messages == [f"group {group_id} done"]
+
+
+def test_a_member_that_runs_again_counts_once(session_factory: sessionmaker[Session]) -> None:
+    """At-least-once delivery: a member re-run after its report must not complete the group."""
+    group_id = _start(session_factory, 2)
+    for member_key in ("n0", "n0"):  # the same member reports twice
+        with session_factory() as session, session.begin():
+            assert member_finished(session, group_id, member_key) is None
+    group = _group(session_factory, group_id)
+    assert (group.finished, group.completion_job_id) == (1, None)
