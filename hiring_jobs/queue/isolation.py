@@ -35,6 +35,9 @@ from hiring_jobs.queue.time_limits import (
 
 T = TypeVar("T")
 
+READY = ("ready", None)
+CHILD_START_TIMEOUT_SECONDS = 60.0
+
 
 class ChildCrashed(Exception):
     """The child process died during the call (out of memory, a crash in C code)."""
@@ -148,6 +151,11 @@ class ChildPool:
         process.start()
         child_end.close()
         child = _Child(process, parent_end)
+        # Wait until the child's signal handlers are in place: a soft-limit SIGUSR1 sent
+        # to a child still starting up would kill it (the signal's default action).
+        if not parent_end.poll(CHILD_START_TIMEOUT_SECONDS) or parent_end.recv() != READY:
+            child.kill()
+            raise ChildCrashed("the child process did not start")
         with self._lock:
             self._all.add(child)
         return child
@@ -180,6 +188,7 @@ def _child_main(connection: Connection) -> None:
     # Ctrl-C reaches the whole process group; the parent decides when children stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGUSR1, _on_soft_limit)
+    connection.send(READY)
     while True:
         try:
             func, args, kwargs = connection.recv()

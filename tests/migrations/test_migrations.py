@@ -43,8 +43,9 @@ def fingerprint(url: str, *, only_procrastinate: bool = False) -> dict[str, list
             name: conn.execute(query).fetchall() for name, query in FINGERPRINT_QUERIES.items()
         }
     if only_procrastinate:
+        # Procrastinate's objects, not our own additions to its tables (hj_* indexes).
         result = {
-            name: [row for row in rows if "procrastinate" in str(row)]
+            name: [row for row in rows if "procrastinate" in str(row) and "hj_" not in str(row)]
             for name, rows in result.items()
         }
     return result

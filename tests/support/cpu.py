@@ -21,6 +21,13 @@ def spin(seconds: float) -> str:
     return "finished"
 
 
+def timed_spin(seconds: float) -> tuple[int, float, float]:
+    """(pid, start, end) in wall-clock time, to check that two calls overlapped."""
+    started = time.time()
+    spin(seconds)
+    return os.getpid(), started, time.time()
+
+
 def spin_but_stop_at_soft_limit(seconds: float) -> str:
     try:
         spin(seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
+from flask.testing import FlaskClient
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,10 +37,19 @@ def _app_with_signup_route() -> Flask:
     return app
 
 
+def _client_with_csrf_token() -> FlaskClient:
+    """Every state-changing request needs the session's CSRF token (web.security)."""
+    client = _app_with_signup_route().test_client()
+    with client.session_transaction() as session:
+        session["csrf"] = "token-for-this-test"
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = "token-for-this-test"
+    return client
+
+
 def test_a_request_commits_its_row_and_its_job_together(
     session_factory: sessionmaker[Session],
 ) -> None:
-    response = _app_with_signup_route().test_client().post("/signup/ada@example.com")
+    response = _client_with_csrf_token().post("/signup/ada@example.com")
     assert response.status_code == 201
     with session_factory() as fresh:
         [job] = jobs(fresh)
@@ -50,7 +60,7 @@ def test_a_request_commits_its_row_and_its_job_together(
 def test_a_failed_request_leaves_neither_row_nor_job(
     session_factory: sessionmaker[Session],
 ) -> None:
-    response = _app_with_signup_route().test_client().post("/signup/fail@example.com")
+    response = _client_with_csrf_token().post("/signup/fail@example.com")
     assert response.status_code == 500
     with session_factory() as fresh:
         assert fresh.scalar(select(func.count()).select_from(User)) == 0

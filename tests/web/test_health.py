@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.web.helpers import defer_jobs, failed_job
 from web import create_app
 
 
@@ -29,3 +33,48 @@ def test_landing_page_renders(database_url: str) -> None:
     response = create_app({"TESTING": True}).test_client().get("/")
     assert response.status_code == 200
     assert b"hiring_jobs" in response.data
+
+
+def test_detailed_health_reports_workers_queues_and_dead_letters(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    failed_job(session_factory, "boom")
+    defer_jobs(session_factory, "tests.record", [{"user_id": 1, "message": "x"}] * 2)
+    body = operator.get("/health/detailed").get_json()
+    assert body["status"] == "degraded"  # jobs wait and no worker runs
+    components = body["components"]
+    assert components["database"]["latency_ms"] >= 0
+    assert components["workers"] == {
+        "status": "unhealthy",
+        "workers_count": 0,
+        "workers": [],
+        "stalled_workers": 0,
+        "active_tasks": 0,
+        "stalled_jobs": 0,
+    }
+    assert components["queues"]["depths"]["default"]["value"] == 2
+    assert components["queues"]["oldest_pending_seconds"] >= 0
+    assert components["dead_letters"]["pending"]["value"] == 1
+
+
+def test_metrics_are_prometheus_text(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    failed_job(session_factory, "boom")
+    defer_jobs(session_factory, "tests.record", [{"user_id": 1, "message": "x"}] * 2)
+    response = operator.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    lines = response.data.decode().splitlines()
+    assert 'hiring_jobs_jobs{queue="default",status="todo"} 2' in lines
+    assert (
+        'hiring_jobs_attempts_last_hour{queue="default",task="tests.fail",outcome="failed"} 1'
+        in lines
+    )
+    assert (
+        'hiring_jobs_attempt_duration_seconds_count{queue="default",task="tests.fail"} 1' in lines
+    )
+    assert "hiring_jobs_dead_letters_pending 1" in lines
+    assert "# TYPE hiring_jobs_attempt_duration_seconds histogram" in lines
+    samples = [line for line in lines if line and not line.startswith("#")]
+    assert all(len(line.rsplit(" ", 1)) == 2 for line in samples)

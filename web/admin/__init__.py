@@ -1,0 +1,33 @@
+"""The admin pages: overview, jobs, dead letters, cron tasks, workers, mail outbox, audit log.
+
+Every page needs a login; every action needs the operator role and a CSRF token (see
+web.security), and writes an audit row in the same transaction as the action itself.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# The view modules register their routes on `bp`.
+from web.admin import (  # noqa: E402
+    audit_log,
+    dead_letters,
+    jobs,
+    outbox,
+    overview,
+    periodic,
+    workers,
+)
+
+__all__ = [
+    "audit_log",
+    "bp",
+    "dead_letters",
+    "jobs",
+    "outbox",
+    "overview",
+    "periodic",
+    "workers",
+]

@@ -1,0 +1,43 @@
+"""Helpers shared by the admin views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from procrastinate import App
+
+from hiring_jobs.app import app as procrastinate_app
+from web.security import current_user
+
+
+def jobs_app() -> App:
+    """The Procrastinate app with every task module imported (task names, cron tasks)."""
+    procrastinate_app.perform_import_paths()
+    return procrastinate_app
+
+
+def task_names() -> list[str]:
+    return sorted(jobs_app().tasks)
+
+
+def actor() -> str:
+    user = current_user()
+    assert user is not None  # every action view is behind operator_required
+    return user.username
+
+
+def int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def page_query(**changes: Any) -> dict[str, Any]:
+    """The current query string with some values changed (None removes one)."""
+    values: dict[str, Any] = request.args.to_dict()
+    for key, value in changes.items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+    return values

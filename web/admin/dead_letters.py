@@ -1,0 +1,125 @@
+"""Dead letters: failures grouped by task and error, reviewed one by one or a group at once.
+
+The work is hiring_jobs.queue.dead_letters' (shared with the CLI and the API); it writes
+the reviews and the audit rows. These views only read forms and show results.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from hiring_jobs.models import DeadLetterReview
+from hiring_jobs.queue import dead_letters as dlq
+from web.admin import bp
+from web.admin.common import actor, int_arg
+from web.db import get_session
+from web.security import login_required, operator_required
+
+PAGE_SIZE = 50
+HISTORY_SIZE = 100
+MAX_NOTES = 2000
+PAST = {"discard": "discarded", "resolve": "resolved"}
+
+
+@bp.get("/dead-letters")
+@login_required
+def dead_letters() -> str:
+    groups = dlq.groups(get_session())
+    return render_template(
+        "admin/dead_letters.html", groups=groups, pending=sum(g.count for g in groups)
+    )
+
+
+@bp.get("/dead-letters/jobs")
+@login_required
+def dead_letter_jobs() -> str:
+    task = request.args.get("task") or None
+    fingerprint = request.args.get("fingerprint") or None
+    letters = dlq.list_pending(
+        get_session(),
+        task=task,
+        fingerprint=fingerprint,
+        before_id=int_arg("before"),
+        limit=PAGE_SIZE + 1,
+    )
+    older = letters[PAGE_SIZE - 1].job_id if len(letters) > PAGE_SIZE else None
+    return render_template(
+        "admin/dead_letter_jobs.html",
+        letters=letters[:PAGE_SIZE],
+        older=older,
+        task=task,
+        fingerprint=fingerprint,
+    )
+
+
+@bp.get("/dead-letters/<int:job_id>")
+@login_required
+def dead_letter(job_id: int) -> str:
+    session = get_session()
+    try:
+        letter = dlq.get(session, job_id)
+    except dlq.DeadLetterError as exc:
+        abort(404, description=str(exc))
+    return render_template(
+        "admin/dead_letter.html", letter=letter, reviews=dlq.reviews(session, job_id)
+    )
+
+
+@bp.get("/dead-letters/history")
+@login_required
+def review_history() -> str:
+    query = select(DeadLetterReview).order_by(DeadLetterReview.id.desc()).limit(HISTORY_SIZE)
+    return render_template("admin/review_history.html", reviews=get_session().scalars(query))
+
+
+def notes() -> str:
+    return request.form.get("notes", "").strip()[:MAX_NOTES]
+
+
+@bp.post("/dead-letters/<int:job_id>/<any(retry, discard, resolve):decision>")
+@operator_required
+def review(job_id: int, decision: str) -> ResponseReturnValue:
+    session = get_session()
+    try:
+        if decision == "retry":
+            new_id = dlq.retry(session, job_id, by=actor(), notes=notes())
+            message = f"Job {job_id} re-queued as job {new_id}."
+        else:
+            getattr(dlq, decision)(session, job_id, by=actor(), notes=notes())
+            message = f"Job {job_id} marked {PAST[decision]}."
+    except dlq.DeadLetterError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.dead_letter", job_id=job_id))
+    session.commit()
+    flash(message, "ok")
+    return redirect(url_for("admin.dead_letter", job_id=job_id))
+
+
+@bp.post("/dead-letters/group/<any(retry, discard):decision>")
+@operator_required
+def review_group(decision: str) -> ResponseReturnValue:
+    task = request.form.get("task") or None
+    fingerprint = request.form.get("fingerprint") or None
+    session = get_session()
+    try:
+        if decision == "retry":
+            count = len(
+                dlq.retry_many(
+                    session, by=actor(), task=task, fingerprint=fingerprint, notes=notes()
+                )
+            )
+        else:
+            count = dlq.discard_many(
+                session, by=actor(), task=task, fingerprint=fingerprint, notes=notes()
+            )
+    except dlq.DeadLetterError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.dead_letters"))
+    session.commit()
+    verb = "Re-queued" if decision == "retry" else "Discarded"
+    flash(f"{verb} {count:,} failed jobs.", "ok")
+    return redirect(url_for("admin.dead_letters"))

@@ -1,0 +1,32 @@
+"""The local mail outbox: what would have been sent, shown without running any of it."""
+
+from __future__ import annotations
+
+from flask import abort, render_template
+
+from hiring_jobs.models import EmailDelivery
+from web.admin import bp
+from web.admin.common import int_arg
+from web.db import get_session
+from web.queries.outbox import list_outbox, render_message
+from web.security import login_required
+
+PAGE_SIZE = 50
+
+
+@bp.get("/outbox")
+@login_required
+def outbox() -> str:
+    rows = list_outbox(get_session(), before=int_arg("before"), limit=PAGE_SIZE + 1)
+    older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return render_template("admin/outbox.html", deliveries=rows[:PAGE_SIZE], older=older)
+
+
+@bp.get("/outbox/<int:delivery_id>")
+@login_required
+def message(delivery_id: int) -> str:
+    delivery = get_session().get(EmailDelivery, delivery_id)
+    if delivery is None:
+        abort(404, description=f"no email {delivery_id}")
+    rendered = render_message(delivery.raw_message) if delivery.raw_message else None
+    return render_template("admin/message.html", delivery=delivery, message=rendered)

@@ -1,0 +1,16 @@
+"""The JSON API under /api: the admin pages' data and actions, and the app-side endpoints.
+
+Authentication: the browser session (state changes then need the X-CSRF-Token header) or
+HTTP Basic credentials of the admin or viewer account on every request. See web/API.md.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# The endpoint modules register their routes on `bp`.
+from web.api import applications, dead_letters, jobs, resumes, stats  # noqa: E402
+
+__all__ = ["applications", "bp", "dead_letters", "jobs", "resumes", "stats"]

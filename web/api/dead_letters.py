@@ -1,0 +1,111 @@
+"""Dead letters in JSON: stats, groups, pending list, one failure, and the review actions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import abort, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from hiring_jobs.queue import dead_letters as dlq
+from web.admin.common import actor, int_arg
+from web.api import bp
+from web.api.common import json_body
+from web.db import get_session
+from web.security import login_required, operator_required
+
+MAX_NOTES = 2000
+
+
+@bp.get("/dead-letters/stats")
+@login_required
+def dead_letter_stats() -> ResponseReturnValue:
+    return jsonify(dataclasses.asdict(dlq.stats(get_session())))
+
+
+@bp.get("/dead-letters/groups")
+@login_required
+def dead_letter_groups() -> ResponseReturnValue:
+    return jsonify(groups=[dataclasses.asdict(g) for g in dlq.groups(get_session())])
+
+
+@bp.get("/dead-letters")
+@login_required
+def pending() -> ResponseReturnValue:
+    letters = dlq.list_pending(
+        get_session(),
+        task=request.args.get("task") or None,
+        fingerprint=request.args.get("fingerprint") or None,
+        before_id=int_arg("before"),
+        limit=min(int_arg("limit") or 50, 500),
+    )
+    return jsonify(dead_letters=[dataclasses.asdict(letter) for letter in letters])
+
+
+@bp.get("/dead-letters/<int:job_id>")
+@login_required
+def dead_letter(job_id: int) -> ResponseReturnValue:
+    session = get_session()
+    try:
+        letter = dlq.get(session, job_id)
+    except dlq.DeadLetterError as exc:
+        abort(404, description=str(exc))
+    reviews = [
+        {
+            "action": review.action.value,
+            "notes": review.notes,
+            "reviewed_by": review.reviewed_by,
+            "reviewed_at": review.reviewed_at,
+            "retry_job_id": review.retry_job_id,
+        }
+        for review in dlq.reviews(session, job_id)
+    ]
+    return jsonify(dead_letter=dataclasses.asdict(letter), reviews=reviews)
+
+
+def _notes() -> str:
+    body = request.get_json(silent=True)
+    notes = body.get("notes", "") if isinstance(body, dict) else ""
+    return str(notes).strip()[:MAX_NOTES]
+
+
+@bp.post("/dead-letters/<int:job_id>/<any(retry, discard, resolve):decision>")
+@operator_required
+def review(job_id: int, decision: str) -> ResponseReturnValue:
+    session = get_session()
+    try:
+        if decision == "retry":
+            new_id: int | None = dlq.retry(session, job_id, by=actor(), notes=_notes())
+        else:
+            getattr(dlq, decision)(session, job_id, by=actor(), notes=_notes())
+            new_id = None
+    except dlq.DeadLetterError as exc:
+        session.rollback()
+        return jsonify(error=str(exc), status=409), 409
+    session.commit()
+    return jsonify(job_id=job_id, action=decision, retry_job_id=new_id)
+
+
+@bp.post("/dead-letters/groups/<any(retry, discard):decision>")
+@operator_required
+def review_group(decision: str) -> ResponseReturnValue:
+    """{"task": ..., "fingerprint": ..., "notes": ...}: every pending failure of the group."""
+    body = json_body()
+    task, fingerprint = body.get("task") or None, body.get("fingerprint") or None
+    session = get_session()
+    try:
+        if decision == "retry":
+            new_ids = dlq.retry_many(
+                session, by=actor(), task=task, fingerprint=fingerprint, notes=_notes()
+            )
+            result = {"count": len(new_ids), "retry_job_ids": new_ids}
+        else:
+            count = dlq.discard_many(
+                session, by=actor(), task=task, fingerprint=fingerprint, notes=_notes()
+            )
+            result = {"count": count}
+    except dlq.DeadLetterError as exc:
+        session.rollback()
+        return jsonify(error=str(exc), status=400), 400
+    session.commit()
+    return jsonify(action=decision, task=task, fingerprint=fingerprint, **result)

@@ -1,0 +1,54 @@
+"""POST /api/resumes: store an uploaded PDF and defer its parsing, in one transaction."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from hiring_jobs.models import User
+from hiring_jobs.queue import audit
+from hiring_jobs.queue.defer import defer
+from hiring_jobs.services.resumes import InvalidUpload, create_resume
+from web.admin.common import actor
+from web.api import bp
+from web.db import get_session
+from web.security import operator_required
+
+
+@bp.post("/resumes")
+@operator_required
+def upload_resume() -> ResponseReturnValue:
+    """multipart/form-data: `file` (a PDF) and `user_id`. 201 with resume and job ids."""
+    upload = request.files.get("file")
+    raw_user = request.form.get("user_id", "")
+    if upload is None or not raw_user.isdigit():
+        abort(400, description="send multipart/form-data with a `file` and a numeric `user_id`")
+    data = upload.read()
+    limit: int = current_app.config["MAX_UPLOAD_BYTES"]
+    if len(data) > limit:
+        abort(413)
+    session = get_session()
+    if session.get(User, int(raw_user)) is None:
+        abort(404, description=f"no user {raw_user}")
+    try:
+        resume = create_resume(
+            session,
+            current_app.config["FILES_DIR"],
+            user_id=int(raw_user),
+            data=data,
+            filename=upload.filename or "",  # kept for display only, never used as a path
+            max_bytes=limit,
+        )
+    except InvalidUpload as exc:
+        abort(400, description=str(exc))
+    job_id = defer(session, "resume.parse", resume_id=resume.id)
+    audit.record(
+        session,
+        actor=actor(),
+        action="resume.upload",
+        target=f"resume {resume.id}",
+        job_count=1,
+        details={"job_id": job_id},
+    )
+    session.commit()
+    return jsonify(resume_id=resume.id, job_id=job_id), 201

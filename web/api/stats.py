@@ -1,0 +1,104 @@
+"""Queue stats, workers, cron tasks, outbox and audit log in JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from hiring_jobs.models import AuditLogEntry
+from web.admin.common import int_arg, jobs_app
+from web.admin.overview import overview_data
+from web.admin.periodic import run_periodic_now
+from web.admin.workers import workers_data
+from web.api import bp
+from web.db import get_session
+from web.queries import periodic
+from web.queries.outbox import list_outbox
+from web.security import login_required, operator_required
+
+
+@bp.get("/stats")
+@login_required
+def stats() -> ResponseReturnValue:
+    data = overview_data(get_session())
+    return jsonify(
+        queues=[queue.as_dict() for queue in data["queues"]],
+        last_hour=data["hour_summary"],
+        last_day=data["day_summary"],
+        live_workers=len(data["live_workers"]),
+        stalled_jobs=data["stalled_jobs"],
+        warnings=data["warnings"],
+    )
+
+
+@bp.get("/workers")
+@login_required
+def workers() -> ResponseReturnValue:
+    data = workers_data(get_session())
+    return jsonify(
+        workers=[
+            dataclasses.asdict(worker)
+            | {"live": worker.live, "running_jobs": data["running"].get(worker.id, [])}
+            for worker in data["workers"]
+        ],
+        processes_last_hour=data["processes"],
+        stalled_jobs=data["stalled_jobs"],
+    )
+
+
+@bp.get("/periodic")
+@login_required
+def periodic_tasks() -> ResponseReturnValue:
+    found = periodic.schedules(get_session(), jobs_app())
+    return jsonify(periodic=[schedule.as_dict() for schedule in found])
+
+
+@bp.post("/periodic/<key>/run")
+@operator_required
+def run_periodic(key: str) -> ResponseReturnValue:
+    return jsonify(key=key, job_id=run_periodic_now(key)), 201
+
+
+@bp.get("/outbox")
+@login_required
+def outbox() -> ResponseReturnValue:
+    rows = list_outbox(get_session(), before=int_arg("before"))
+    return jsonify(
+        emails=[
+            {
+                "id": row.id,
+                "recipient": row.recipient,
+                "subject": row.subject,
+                "template": row.template,
+                "job_id": row.job_id,
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ]
+    )
+
+
+@bp.get("/audit")
+@login_required
+def audit() -> ResponseReturnValue:
+    query = select(AuditLogEntry).order_by(AuditLogEntry.id.desc()).limit(100)
+    if (before := int_arg("before")) is not None:
+        query = query.where(AuditLogEntry.id < before)
+    rows = get_session().scalars(query)
+    return jsonify(
+        entries=[
+            {
+                "id": row.id,
+                "at": row.at,
+                "actor": row.actor,
+                "action": row.action,
+                "target": row.target,
+                "job_count": row.job_count,
+                "details": row.details,
+            }
+            for row in rows
+        ]
+    )

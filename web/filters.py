@@ -1,0 +1,97 @@
+"""Jinja filters for the admin pages: ages, times, numbers, JSON and status badges."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+EMPTY = "\u2013"  # an en dash for missing values
+
+# Status -> badge colour class in style.css.
+BADGES = {
+    "todo": "info",
+    "doing": "run",
+    "succeeded": "ok",
+    "failed": "bad",
+    "cancelled": "muted",
+    "aborted": "warn",
+    "running": "run",
+    "timed_out": "bad",
+    "interrupted": "warn",
+    "retried": "info",
+    "discarded": "muted",
+    "resolved": "ok",
+    "outbox": "info",
+    "sent": "ok",
+    "pending": "info",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        age=age,
+        when=when,
+        number=number,
+        pretty_json=pretty_json,
+        compact_json=compact_json,
+        badge=badge,
+        duration_ms=duration_ms,
+        percent=percent,
+        reject_none=reject_none,
+    )
+
+
+def age(seconds: float | None) -> str:
+    """90 -> '1m 30s', 7200 -> '2h 0m'."""
+    if seconds is None:
+        return EMPTY
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60)}s"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
+    return f"{int(seconds // 86400)}d {int(seconds % 86400 // 3600)}h"
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return EMPTY
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def number(value: int | float | None) -> str:
+    return EMPTY if value is None else f"{value:,}"
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON as text: the template escapes it like any other text."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def compact_json(value: Any) -> str:
+    """One-line JSON as text (table cells); escaped by the template."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def badge(status: str | None) -> str:
+    return BADGES.get(status or "", "muted")
+
+
+def duration_ms(value: float | None) -> str:
+    if value is None:
+        return EMPTY
+    return f"{value:.0f} ms" if value < 10_000 else age(value / 1000)
+
+
+def percent(value: float | None) -> str:
+    return EMPTY if value is None else f"{value * 100:.1f}%"
+
+
+def reject_none(values: dict[str, Any]) -> dict[str, Any]:
+    """Query-string values without the removed ones (pager links)."""
+    return {key: value for key, value in values.items() if value is not None}

@@ -1,0 +1,271 @@
+"""Finding jobs: filters from a query string, keyset pages on id, capped counts.
+
+Every filter is a bound parameter in a Core expression; nothing typed by a user ever
+becomes SQL text. Counts stop at COUNT_CAP + 1 rows (shown as "10,000+"), so a filter
+matching a million jobs costs no more than one matching ten thousand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, select, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from hiring_jobs.models import JobAttempt
+from web.queries.tables import STATUSES, events, jobs
+
+COUNT_CAP = 10_000
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+attempts = JobAttempt.__table__
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used; the message says which and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobFilter:
+    status: str = ""
+    queue: str = ""
+    task: str = ""
+    lock: str = ""
+    args: str = ""  # as typed: `application_id=123, status="hired"` or a JSON object
+    since: datetime | None = None  # deferred at or after
+    until: datetime | None = None  # deferred before
+
+    @classmethod
+    def from_args(cls, values: Mapping[str, str]) -> JobFilter:
+        status = values.get("status", "").strip()
+        if status and status not in STATUSES:
+            raise FilterError(f"status must be one of {', '.join(STATUSES)}")
+        found = cls(
+            status=status,
+            queue=values.get("queue", "").strip(),
+            task=values.get("task", "").strip(),
+            lock=values.get("lock", "").strip(),
+            args=values.get("args", "").strip(),
+            since=parse_time(values.get("since", ""), "since"),
+            until=parse_time(values.get("until", ""), "until"),
+        )
+        found.args_object()  # refuse a malformed search before any query runs
+        return found
+
+    def as_query(self) -> dict[str, str]:
+        """The filter as query-string values (links, bulk forms), empty ones left out."""
+        raw = {
+            "status": self.status,
+            "queue": self.queue,
+            "task": self.task,
+            "lock": self.lock,
+            "args": self.args,
+            "since": self.since.strftime("%Y-%m-%dT%H:%M") if self.since else "",
+            "until": self.until.strftime("%Y-%m-%dT%H:%M") if self.until else "",
+        }
+        return {key: value for key, value in raw.items() if value}
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.as_query()
+
+    def args_object(self) -> dict[str, Any] | None:
+        return parse_args_search(self.args) if self.args else None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        for column, value in (
+            (jobs.c.status, self.status),
+            (jobs.c.queue_name, self.queue),
+            (jobs.c.task_name, self.task),
+            (jobs.c.lock, self.lock),
+        ):
+            if value:
+                found.append(column == value)
+        wanted = self.args_object()
+        if wanted is not None:
+            found.append(jobs.c.args.op("@>")(bindparam("args_search", wanted, type_=JSONB)))
+        found.extend(_time_bounds(self.since, self.until))
+        return found
+
+
+def parse_time(raw: str, name: str) -> datetime | None:
+    """`2026-11-21T10:00` (a datetime-local input) or full ISO 8601; naive means UTC."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise FilterError(f"{name} must be a date and time like 2026-11-21T10:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_args_search(raw: str) -> dict[str, Any]:
+    """`application_id=123, stage="hired"` or `{"application_id": 123}` -> a JSON object.
+
+    Values are read as JSON when they are JSON (123, true, "x"), else as plain strings.
+    """
+    if raw.startswith("{"):
+        try:
+            found = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise FilterError(f"arguments search is not valid JSON: {exc.msg}") from None
+        if not isinstance(found, dict):
+            raise FilterError("arguments search must be a JSON object")
+        return found
+    wanted: dict[str, Any] = {}
+    for part in raw.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise FilterError("arguments search looks like application_id=123, key=value")
+        wanted[key.strip()] = _json_or_text(value.strip())
+    return wanted
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _time_bounds(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    """Job ids are handed out in defer order: a time range becomes an id range.
+
+    Each bound is the id of the first job deferred at or after that time, found through
+    the index on procrastinate_events (type, at): two index probes, not a scan.
+    """
+    found: list[ColumnElement[bool]] = []
+    deferred = events.c.type == "deferred"
+    if since is not None:
+        first = (
+            select(events.c.job_id)
+            .where(deferred, events.c.at >= bindparam("since", since))
+            .order_by(events.c.at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        found.append(jobs.c.id >= first)
+    if until is not None:
+        after_end = (
+            select(events.c.job_id)
+            .where(deferred, events.c.at >= bindparam("until", until))
+            .order_by(events.c.at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        found.append(jobs.c.id < func.coalesce(after_end, literal(2**62)))
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    newer: int | None  # pass as `after` for the previous (newer) page
+    older: int | None  # pass as `before` for the next (older) page
+
+
+def list_jobs(
+    session: Session,
+    job_filter: JobFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Newest first. `before`/`after` are ids from the previous page (keyset, no OFFSET)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    query = _listing().where(*job_filter.conditions())
+    if after is not None:
+        query = query.where(jobs.c.id > after).order_by(jobs.c.id.asc())
+    else:
+        if before is not None:
+            query = query.where(jobs.c.id < before)
+        query = query.order_by(jobs.c.id.desc())
+    found = [dict(row._mapping) for row in session.execute(query.limit(limit + 1))]
+    more = len(found) > limit
+    found = found[:limit]
+    if after is not None:
+        found.reverse()
+    has_newer = (after is not None and more) or before is not None
+    has_older = (after is None and more) or after is not None
+    return Page(
+        rows=found,
+        newer=found[0]["id"] if found and has_newer else None,
+        older=found[-1]["id"] if found and has_older else None,
+    )
+
+
+def _listing() -> Select[Any]:
+    deferred_at = (
+        select(func.min(events.c.at))
+        .where(events.c.job_id == jobs.c.id, events.c.type == "deferred")
+        .scalar_subquery()
+    )
+    last_error = (
+        select(attempts.c.error_message)
+        .where(attempts.c.job_id == jobs.c.id)
+        .order_by(attempts.c.attempt.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        jobs.c.id,
+        jobs.c.queue_name,
+        jobs.c.task_name,
+        jobs.c.priority,
+        jobs.c.lock,
+        jobs.c.queueing_lock,
+        jobs.c.args,
+        jobs.c.status,
+        jobs.c.scheduled_at,
+        jobs.c.attempts,
+        jobs.c.abort_requested,
+        jobs.c.worker_id,
+        deferred_at.label("deferred_at"),
+        last_error.label("last_error"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CappedCount:
+    value: int
+    capped: bool
+
+    def __str__(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.capped else f"{self.value:,}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "capped": self.capped, "display": str(self)}
+
+
+def capped_count(session: Session, *conditions: ColumnElement[bool]) -> CappedCount:
+    inner = select(literal(1)).select_from(jobs).where(and_(true(), *conditions))
+    sample = inner.limit(COUNT_CAP + 1).subquery()
+    value = session.scalar(select(func.count()).select_from(sample)) or 0
+    return CappedCount(min(value, COUNT_CAP), value > COUNT_CAP)
+
+
+def get_job(session: Session, job_id: int) -> dict[str, Any] | None:
+    row = session.execute(_listing().where(jobs.c.id == job_id)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def job_events(session: Session, job_id: int) -> list[dict[str, Any]]:
+    query = (
+        select(events.c.type, events.c.at)
+        .where(events.c.job_id == job_id)
+        .order_by(events.c.at, events.c.id)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def job_attempts(session: Session, job_id: int) -> list[dict[str, Any]]:
+    query = select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.attempt)
+    return [dict(row._mapping) for row in session.execute(query)]

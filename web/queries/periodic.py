@@ -1,0 +1,113 @@
+"""Cron tasks: their schedule, last run, outcome, next runs, and the runs that were missed."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from procrastinate import App
+from procrastinate.periodic import PeriodicTask
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hiring_jobs.queue.defer import DeferOptions, defer
+
+# A tick is "missed" once it is this late: the scheduler defers within a second or two,
+# and the worker's polling interval (5 s) bounds how late a busy scheduler can be.
+MISSED_AFTER = timedelta(minutes=2)
+NEXT_RUNS = 3
+
+# defer_periodic_job keeps only the latest defer per task and periodic id.
+_LAST_DEFER = """
+SELECT d.defer_timestamp, d.job_id, j.status
+FROM procrastinate_periodic_defers d
+LEFT JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE d.task_name = :task AND d.periodic_id = :periodic_id
+ORDER BY d.defer_timestamp DESC NULLS LAST
+LIMIT 1
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    task_name: str
+    periodic_id: str
+    cron: str
+    queue: str
+    last_run_at: datetime | None
+    last_job_id: int | None
+    last_status: str | None
+    next_runs: list[datetime]
+    missed_tick: datetime | None  # the latest tick that should have run and did not
+
+    @property
+    def key(self) -> str:
+        return f"{self.task_name}:{self.periodic_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"key": self.key}
+
+
+def periodic_tasks(app: App) -> list[PeriodicTask[Any, Any, Any]]:
+    app.perform_import_paths()
+    found = list(app.periodic_registry.periodic_tasks.values())
+    return sorted(found, key=lambda p: (p.task.name, p.periodic_id))
+
+
+def find(app: App, key: str) -> PeriodicTask[Any, Any, Any] | None:
+    return next((p for p in periodic_tasks(app) if f"{p.task.name}:{p.periodic_id}" == key), None)
+
+
+def schedules(session: Session, app: App) -> list[Schedule]:
+    now = datetime.now(UTC)
+    return [_schedule(session, periodic, now) for periodic in periodic_tasks(app)]
+
+
+def _schedule(session: Session, periodic: PeriodicTask[Any, Any, Any], now: datetime) -> Schedule:
+    params = {"task": periodic.task.name, "periodic_id": periodic.periodic_id}
+    row = session.execute(text(_LAST_DEFER), params).one_or_none()
+    last_at = (
+        datetime.fromtimestamp(row.defer_timestamp, UTC)
+        if row is not None and row.defer_timestamp is not None
+        else None
+    )
+    upcoming = croniter(periodic.cron, now)
+    next_runs = [upcoming.get_next(datetime) for _ in range(NEXT_RUNS)]
+    due = croniter(periodic.cron, now - MISSED_AFTER).get_prev(datetime)
+    missed = due if last_at is None or last_at < due else None
+    queue = periodic.configure_kwargs.get("queue") or periodic.task.queue
+    return Schedule(
+        task_name=periodic.task.name,
+        periodic_id=periodic.periodic_id,
+        cron=periodic.cron,
+        queue=str(queue),
+        last_run_at=last_at,
+        last_job_id=row.job_id if row is not None else None,
+        last_status=row.status if row is not None else None,
+        next_runs=next_runs,
+        missed_tick=missed,
+    )
+
+
+def missed_warnings(found: list[Schedule]) -> list[str]:
+    """One line for all missed ticks: a stopped scheduler misses every task at once."""
+    missed = [s for s in found if s.missed_tick is not None]
+    if not missed:
+        return []
+    names = ", ".join(s.key for s in missed[:4]) + (" and more" if len(missed) > 4 else "")
+    never = sum(1 for s in missed if s.last_run_at is None)
+    detail = f" ({never} never ran)" if never else ""
+    return [f"{len(missed)} cron tasks missed their last tick{detail}: {names}."]
+
+
+def run_now(session: Session, periodic: PeriodicTask[Any, Any, Any]) -> int:
+    """Defer the task now, as its schedule would: same options, `timestamp` = now."""
+    options: DeferOptions = {}
+    for key in ("queue", "priority", "lock", "queueing_lock"):
+        value = periodic.configure_kwargs.get(key)
+        if value is not None:
+            options[key] = value  # type: ignore[literal-required]
+    timestamp = int(datetime.now(UTC).timestamp())
+    return defer(session, periodic.task, options=options, timestamp=timestamp)
