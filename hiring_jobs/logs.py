@@ -33,14 +33,23 @@ def current_request_id() -> str | None:
     return str(value) if value else None
 
 
+def bind(**fields: Any) -> contextvars.Token[dict[str, Any]]:
+    """Add fields to every log record (and to jobs deferred) until `unbind(token)`."""
+    return _context.set({**_context.get(), **fields})
+
+
+def unbind(token: contextvars.Token[dict[str, Any]]) -> None:
+    _context.reset(token)
+
+
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    """Add fields to every log record (and to jobs deferred) inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    """`bind` for a block."""
+    token = bind(**fields)
     try:
         yield
     finally:
-        _context.reset(token)
+        unbind(token)
 
 
 class _ContextFilter(logging.Filter):

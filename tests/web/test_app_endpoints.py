@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,6 +17,11 @@ from tests.support.factories import make_posting, make_user
 from tests.support.jobs import jobs
 from tests.web.helpers import ADMIN, csrf_of, log_in, post_json
 from web import create_app
+
+
+def task_args(job: dict[str, Any]) -> dict[str, Any]:
+    """The arguments the task receives: the request id rides along and is stripped."""
+    return {key: value for key, value in job["args"].items() if key != "_request_id"}
 
 
 def pdf_bytes() -> bytes:
@@ -54,7 +60,7 @@ def test_an_upload_stores_the_resume_and_defers_its_parse_together(
         assert resume is not None and resume.user_id == user_id
         stored = session.get(StoredFile, resume.file_id)
         [job] = jobs(session, "resume.parse")
-    assert job["id"] == body["job_id"] and job["args"] == {"resume_id": body["resume_id"]}
+    assert job["id"] == body["job_id"] and task_args(job) == {"resume_id": body["resume_id"]}
     assert stored is not None and ".." not in stored.path and "passwd" not in stored.path
     assert stored.original_name == "passwd.pdf"
 
@@ -105,7 +111,7 @@ def test_creating_an_application_records_it_and_defers_its_email(
         [job] = jobs(session, "email.send_application_status")
         change = session.get(ApplicationStatusChange, created["status_change_id"])
     assert job["id"] == created["email_job_id"]
-    assert job["args"] == {
+    assert task_args(job) == {
         "application_id": created["application_id"],
         "status_change_id": created["status_change_id"],
     }
@@ -130,7 +136,7 @@ def test_a_status_change_writes_the_change_and_its_email_job(
         change = session.get(ApplicationStatusChange, body["status_change_id"])
         assert session.get(Application, application_id).status == "interview_scheduled"
     assert job["id"] == body["job_id"]
-    assert job["args"] == {"application_id": application_id, "status_change_id": change.id}
+    assert task_args(job) == {"application_id": application_id, "status_change_id": change.id}
     assert (change.from_status, change.to_status, change.note) == (
         "applied",
         "interview_scheduled",
@@ -142,3 +148,26 @@ def test_a_status_change_writes_the_change_and_its_email_job(
         post_json(operator, "/api/applications/999999/status", {"status": "hired"}).status_code
         == 404
     )
+
+
+def test_the_request_id_follows_the_upload_into_its_job(
+    operator: FlaskClient, session_factory: sessionmaker[Session], user_id: int
+) -> None:
+    response = operator.post(
+        "/api/resumes",
+        data={"user_id": str(user_id), "file": (io.BytesIO(pdf_bytes()), "cv.pdf")},
+        headers={"X-CSRF-Token": csrf_of(operator), "X-Request-ID": "req-upload-1"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Request-ID"] == "req-upload-1"
+    with session_factory() as session:
+        [job] = jobs(session, "resume.parse")
+    assert job["args"]["_request_id"] == "req-upload-1"
+
+
+def test_a_request_without_an_id_gets_one_and_a_bad_id_is_replaced(operator: FlaskClient) -> None:
+    made = operator.get("/health").headers["X-Request-ID"]
+    assert len(made) == 32
+    replaced = operator.get("/health", headers={"X-Request-ID": "<script>"})
+    assert replaced.headers["X-Request-ID"] != "<script>"
