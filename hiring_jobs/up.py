@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -77,7 +78,7 @@ def _load_demo(settings: Settings) -> None:
 
 
 def _start_children(settings: Settings, url: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, **_local_web_settings(settings)}
     command = [sys.executable, "-m", "hiring_jobs"]
     children = {}
     for name, args in (
@@ -86,6 +87,33 @@ def _start_children(settings: Settings, url: str, port: int) -> dict[str, subpro
     ):
         children[name] = subprocess.Popen([*command, *args], env=env, start_new_session=True)
     return children
+
+
+def _local_web_settings(settings: Settings) -> dict[str, str]:
+    """What a local demo needs to log in: an admin password (made once, kept in the data
+    directory), a stable session key, and cookies that also work over plain http."""
+    values = {}
+    if not settings.admin_password:
+        values["HIRING_JOBS_ADMIN_PASSWORD"] = _kept_secret(settings, "admin-password")
+    if not settings.secret_key:
+        values["HIRING_JOBS_SECRET_KEY"] = _kept_secret(settings, "secret-key")
+    if "HIRING_JOBS_SECURE_COOKIES" not in os.environ:
+        values["HIRING_JOBS_SECURE_COOKIES"] = "false"
+    return values
+
+
+def _password_hint(settings: Settings) -> str:
+    if settings.admin_password:
+        return "password from HIRING_JOBS_ADMIN_PASSWORD"
+    return f"password {_kept_secret(settings, 'admin-password')}"
+
+
+def _kept_secret(settings: Settings, name: str) -> str:
+    path = settings.data_dir / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(16))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _watch(children: dict[str, subprocess.Popen[bytes]]) -> int:
@@ -120,6 +148,9 @@ def _print_banner(settings: Settings, url: str, port: int) -> None:
             [
                 "",
                 f"  hiring_jobs is running: http://{host}:{port}/",
+                f"  Admin UI: http://{host}:{port}/admin/ (user {settings.admin_username}, "
+                + _password_hint(settings)
+                + ")",
                 f"  Database: {db.redact(url)}",
                 f'  SQL shell: {psql} "{url}"',
                 '  (or, from another terminal: psql "$(hiring-jobs db-url)")',

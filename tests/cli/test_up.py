@@ -3,10 +3,13 @@ the next `up` finds the data again, and a second `up` on the same directory is r
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
 import signal
 import socket
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -90,6 +93,7 @@ def test_up_runs_the_system_and_stops_without_orphans(tmp_path: Path) -> None:
         assert len(parsed) >= 6 and all(skills > 3 for _, _, skills in parsed)
         assert [reason for _, reason, _ in failed] == ["the PDF is password-protected"]
         wait_for(lambda: None not in _fit_scores(url), timeout=60, what="fit analysis", process=up)
+        assert _admin_page_after_login(port, (data_dir / "admin-password").read_text().strip())
     finally:
         family = _stop(up, log) if up.poll() is None else []
 
@@ -107,6 +111,21 @@ def test_up_runs_the_system_and_stops_without_orphans(tmp_path: Path) -> None:
     finally:
         _stop(again, log2)
     assert not _postgres_running_on(data_dir)
+
+
+def _admin_page_after_login(port: int, password: str) -> bool:
+    """Log in over real HTTP with the password `up` printed, as a person would."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    base = f"http://127.0.0.1:{port}"
+    form = opener.open(f"{base}/login", timeout=5).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, "the login form carries a CSRF token"
+    fields = {"csrf_token": token.group(1), "username": "admin", "password": password}
+    opener.open(f"{base}/login", data=urllib.parse.urlencode(fields).encode(), timeout=5)
+    page = opener.open(f"{base}/admin/", timeout=5)
+    return page.status == 200 and "/login" not in page.geturl()
 
 
 def _postgres_running_on(data_dir: Path) -> bool:
