@@ -24,6 +24,7 @@ from hiring_jobs.models.notifications import Notification
 from hiring_jobs.models.queue import (
     AttemptOutcome,
     AuditLogEntry,
+    DeadLetterRecord,
     DeadLetterReview,
     HealthCheck,
     JobAttempt,
@@ -57,6 +58,7 @@ __all__ = [
     "Connection",
     "Course",
     "CourseEnrollment",
+    "DeadLetterRecord",
     "DeadLetterReview",
     "DeliveryStatus",
     "EmailDelivery",

@@ -66,6 +66,35 @@ class JobAttempt(Base):
     request_id: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
+class DeadLetterRecord(Base):
+    """One row per job currently `failed`, kept by a trigger on procrastinate_jobs.
+
+    The job's last error is copied here when it fails, so the dead-letter pages group and
+    count failures without looking up every failed job's attempts (hundreds of thousands
+    of lookups at scale). A job that leaves `failed` (retried in place, deleted) leaves
+    this table with it; `reviewed` says whether anyone has decided about it.
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index(
+            "ix_dead_letters_pending_group",
+            "task_name",
+            "error_fingerprint",
+            postgresql_where=text("NOT reviewed"),
+        ),
+    )
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    task_name: Mapped[str] = mapped_column(String(200))
+    queue_name: Mapped[str] = mapped_column(String(100))
+    failed_at: Mapped[datetime] = created_at_column()
+    exception_type: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_fingerprint: Mapped[str | None] = mapped_column(String(40))
+    reviewed: Mapped[bool] = mapped_column(default=False)
+
+
 class ReviewAction(enum.StrEnum):
     RETRIED = "retried"
     DISCARDED = "discarded"

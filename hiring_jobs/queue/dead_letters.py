@@ -1,7 +1,8 @@
 """The dead-letter queue: failed jobs, their last error, and the reviews people make.
 
 A dead letter is a `procrastinate_jobs` row in status `failed` (retries exhausted or a
-permanent error). It is *pending* until someone reviews it: retries it (a new job with the
+permanent error); triggers keep a `dead_letters` row for each, with the job's last error
+(migration 0006). It is *pending* until someone reviews it: retries it (a new job with the
 same task, arguments, queue and priority, linked from the review), discards it, or marks
 it resolved. Reviews are rows in `dead_letter_reviews`, so the history stays. The CLI, the
 JSON API and the web pages all go through these functions; each action is audited.
@@ -13,10 +14,10 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-from hiring_jobs.models import DeadLetterReview, ReviewAction
+from hiring_jobs.models import DeadLetterRecord, DeadLetterReview, ReviewAction
 from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 
@@ -57,22 +58,16 @@ class Stats:
     by_error: list[tuple[str | None, str | None, int]]  # fingerprint, exception type, count
 
 
-# Each failed job with its last attempt's error, and whether anyone reviewed it.
+# Each failed job with its last error, and whether anyone reviewed it.
 _DEAD_LETTERS = """
-SELECT j.id AS job_id, j.task_name, j.queue_name AS queue, j.args, j.attempts,
-       a.exception_type, a.error_message, a.error_fingerprint, a.finished_at AS failed_at,
-       EXISTS (SELECT 1 FROM dead_letter_reviews r WHERE r.job_id = j.id) AS reviewed
-FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT exception_type, error_message, error_fingerprint, finished_at
-    FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
-) a ON true
-WHERE j.status = 'failed'
+SELECT d.job_id, d.task_name, d.queue_name AS queue, j.args, j.attempts, d.exception_type,
+       d.error_message, d.error_fingerprint, d.failed_at, d.reviewed
+FROM dead_letters d
+JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE true
 """
 
-_PENDING = (
-    _DEAD_LETTERS + " AND NOT EXISTS (SELECT 1 FROM dead_letter_reviews r WHERE r.job_id = j.id)"
-)
+_PENDING = _DEAD_LETTERS + " AND NOT d.reviewed"
 
 
 def _rows(session: Session, sql: str, params: dict[str, Any]) -> list[DeadLetter]:
@@ -90,17 +85,17 @@ def list_pending(
     """Unreviewed failures, newest first; page with `before_id` (keyset)."""
     sql = (
         _PENDING
-        + " AND (CAST(:task AS text) IS NULL OR j.task_name = :task)"
-        + " AND (CAST(:fp AS text) IS NULL OR a.error_fingerprint = :fp)"
-        + " AND (CAST(:before AS bigint) IS NULL OR j.id < :before)"
-        + " ORDER BY j.id DESC LIMIT :limit"
+        + " AND (CAST(:task AS text) IS NULL OR d.task_name = :task)"
+        + " AND (CAST(:fp AS text) IS NULL OR d.error_fingerprint = :fp)"
+        + " AND (CAST(:before AS bigint) IS NULL OR d.job_id < :before)"
+        + " ORDER BY d.job_id DESC LIMIT :limit"
     )
     params = {"task": task, "fp": fingerprint, "before": before_id, "limit": limit}
     return _rows(session, sql, params)
 
 
 def get(session: Session, job_id: int) -> DeadLetter:
-    rows = _rows(session, _DEAD_LETTERS + " AND j.id = :id", {"id": job_id})
+    rows = _rows(session, _DEAD_LETTERS + " AND d.job_id = :id", {"id": job_id})
     if not rows:
         raise DeadLetterError(f"job {job_id} is not a failed job")
     return rows[0]
@@ -114,17 +109,28 @@ def reviews(session: Session, job_id: int) -> list[DeadLetterReview]:
     )
 
 
+_GROUPS = """
+WITH g AS (
+    SELECT task_name, error_fingerprint, min(exception_type) AS exception_type,
+           count(*) AS count, min(failed_at) AS first_seen, max(failed_at) AS last_seen
+    FROM dead_letters WHERE NOT reviewed
+    GROUP BY task_name, error_fingerprint
+)
+SELECT g.*, (
+    -- One message per group, found through the partial index, not aggregated over all.
+    SELECT error_message FROM dead_letters d
+    WHERE NOT d.reviewed AND d.task_name = g.task_name
+      AND d.error_fingerprint IS NOT DISTINCT FROM g.error_fingerprint
+    LIMIT 1
+) AS sample_message
+FROM g
+ORDER BY count DESC, last_seen DESC
+"""
+
+
 def groups(session: Session) -> list[DeadLetterGroup]:
     """Pending failures grouped by task and error fingerprint, biggest first."""
-    sql = f"""
-        SELECT task_name, error_fingerprint, min(exception_type) AS exception_type,
-               min(error_message) AS sample_message, count(*) AS count,
-               min(failed_at) AS first_seen, max(failed_at) AS last_seen
-        FROM ({_PENDING}) pending
-        GROUP BY task_name, error_fingerprint
-        ORDER BY count DESC, last_seen DESC NULLS LAST
-    """
-    return [DeadLetterGroup(**row._mapping) for row in session.execute(text(sql))]
+    return [DeadLetterGroup(**row._mapping) for row in session.execute(text(_GROUPS))]
 
 
 def stats(session: Session) -> Stats:
@@ -214,9 +220,9 @@ def _all_pending(
     # FOR UPDATE on the jobs: two operators retrying the same group do not both re-queue.
     sql = (
         _PENDING
-        + " AND (CAST(:task AS text) IS NULL OR j.task_name = :task)"
-        + " AND (CAST(:fp AS text) IS NULL OR a.error_fingerprint = :fp)"
-        + " ORDER BY j.id FOR UPDATE OF j"
+        + " AND (CAST(:task AS text) IS NULL OR d.task_name = :task)"
+        + " AND (CAST(:fp AS text) IS NULL OR d.error_fingerprint = :fp)"
+        + " ORDER BY d.job_id FOR UPDATE OF j, d"
     )
     return _rows(session, sql, {"task": task, "fp": fingerprint})
 
@@ -254,6 +260,11 @@ def _review(
             reviewed_by=by,
             retry_job_id=retry_job_id,
         )
+    )
+    session.execute(
+        update(DeadLetterRecord)
+        .where(DeadLetterRecord.job_id == letter.job_id)
+        .values(reviewed=True)
     )
     session.flush()
 
