@@ -22,6 +22,10 @@ from collections.abc import Callable
 
 import psycopg
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from hiring_jobs.db import make_engine
+from hiring_jobs.queue import throughput
 
 # The indexes the pages rely on come with migration 0005; `--no-indexes` drops them.
 ADMIN_INDEXES: dict[str, str] = importlib.import_module(
@@ -125,6 +129,11 @@ def prepare(url: str, *, indexes: bool) -> None:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
             print(f"  dropped index {name}", flush=True)
         conn.execute("VACUUM ANALYZE")
+    # What the workers' periodic queue.rollup_throughput would have done over the day.
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        throughput.rollup(session)
+    engine.dispose()
 
 
 def job_count(url: str) -> int:

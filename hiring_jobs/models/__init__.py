@@ -32,6 +32,7 @@ from hiring_jobs.models.queue import (
     JobGroupMember,
     RateLimitBucket,
     ReviewAction,
+    ThroughputMinute,
 )
 from hiring_jobs.models.resumes import ParseStatus, Resume
 from hiring_jobs.models.users import (
@@ -81,6 +82,7 @@ __all__ = [
     "ReviewAction",
     "SkillSource",
     "StoredFile",
+    "ThroughputMinute",
     "TokenPurpose",
     "User",
     "UserRole",

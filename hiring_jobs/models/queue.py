@@ -81,6 +81,7 @@ class DeadLetterRecord(Base):
             "ix_dead_letters_pending_group",
             "task_name",
             "error_fingerprint",
+            postgresql_include=["failed_at"],
             postgresql_where=text("NOT reviewed"),
         ),
     )
@@ -93,6 +94,16 @@ class DeadLetterRecord(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_fingerprint: Mapped[str | None] = mapped_column(String(40))
     reviewed: Mapped[bool] = mapped_column(default=False)
+
+
+class ThroughputMinute(Base):
+    """Jobs finished in one minute, rolled up from procrastinate_events (queue.throughput)."""
+
+    __tablename__ = "job_throughput_minutes"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    succeeded: Mapped[int]
+    failed: Mapped[int]
 
 
 class ReviewAction(enum.StrEnum):

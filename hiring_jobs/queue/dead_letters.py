@@ -111,20 +111,23 @@ def reviews(session: Session, job_id: int) -> list[DeadLetterReview]:
 
 _GROUPS = """
 WITH g AS (
-    SELECT task_name, error_fingerprint, min(exception_type) AS exception_type,
+    -- Served by the covering partial index: no heap reads, no text compared.
+    SELECT task_name, error_fingerprint,
            count(*) AS count, min(failed_at) AS first_seen, max(failed_at) AS last_seen
     FROM dead_letters WHERE NOT reviewed
     GROUP BY task_name, error_fingerprint
 )
-SELECT g.*, (
-    -- One message per group, found through the partial index, not aggregated over all.
-    SELECT error_message FROM dead_letters d
+SELECT g.task_name, g.error_fingerprint, s.exception_type, s.error_message AS sample_message,
+       g.count, g.first_seen, g.last_seen
+FROM g
+LEFT JOIN LATERAL (
+    -- The fingerprint fixes the exception type: one sample row per group tells both.
+    SELECT exception_type, error_message FROM dead_letters d
     WHERE NOT d.reviewed AND d.task_name = g.task_name
       AND d.error_fingerprint IS NOT DISTINCT FROM g.error_fingerprint
     LIMIT 1
-) AS sample_message
-FROM g
-ORDER BY count DESC, last_seen DESC
+) s ON true
+ORDER BY g.count DESC, g.last_seen DESC
 """
 
 

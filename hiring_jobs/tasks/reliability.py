@@ -1,10 +1,12 @@
-"""Queue upkeep that keeps the delivery guarantees: the stalled-job rescue."""
+"""Queue upkeep: the stalled-job rescue, and the throughput rollup the dashboards read."""
 
 from __future__ import annotations
 
 from procrastinate import JobContext
 
+from hiring_jobs import db
 from hiring_jobs.app import app
+from hiring_jobs.queue import throughput
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.rescue import rescue_stalled_jobs
 from hiring_jobs.settings import get_settings
@@ -24,3 +26,10 @@ RESCUE_CRON = f"* * * * * */{get_settings().rescue_interval_seconds}"
 async def rescue_stalled(context: JobContext, timestamp: int) -> dict[str, int]:
     stalled_after = get_settings().stalled_after_seconds
     return {"rescued": await rescue_stalled_jobs(context.app, stalled_after=stalled_after)}
+
+
+@app.periodic(cron="* * * * *", periodic_id="rollup_throughput")
+@app.task(name="queue.rollup_throughput", queue=Queue.MAINTENANCE, priority=Priority.LOW)
+def rollup_throughput(timestamp: int) -> dict[str, int]:
+    with db.session_scope() as session:
+        return {"minutes": throughput.rollup(session)}

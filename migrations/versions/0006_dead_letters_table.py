@@ -91,6 +91,7 @@ def upgrade() -> None:
         "dead_letters",
         ["task_name", "error_fingerprint"],
         unique=False,
+        postgresql_include=["failed_at"],
         postgresql_where=sa.text("NOT reviewed"),
     )
     op.execute(TRACK_FUNCTION)

@@ -1,7 +1,7 @@
 """The numbers on the overview page, the queue-stats API and /health/detailed.
 
 Each query is bounded by an index: per queue and status the count stops at COUNT_CAP + 1,
-the oldest waiting job is one index probe per queue, throughput reads one day of events.
+the oldest waiting job is one index probe per queue, throughput reads rolled-up minutes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hiring_jobs.queue.throughput import per_minute
 from web.queries.jobs import COUNT_CAP, CappedCount
 from web.queries.tables import STATUSES
 
@@ -65,13 +66,6 @@ CROSS JOIN LATERAL (
       AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
     ORDER BY j.id LIMIT 1
 ) r
-"""
-
-_THROUGHPUT = """
-SELECT date_bin(make_interval(mins => :minutes), at, :origin) AS bucket, type, count(*) AS n
-FROM procrastinate_events
-WHERE type IN ('succeeded', 'failed') AND at >= :since
-GROUP BY 1, 2
 """
 
 _WORKERS = """
@@ -155,17 +149,15 @@ def throughput(session: Session, *, window: timedelta, minutes: int) -> list[Buc
     step = timedelta(minutes=minutes)
     origin = datetime(2000, 1, 1, tzinfo=UTC)
     first = origin + ((now - window - origin) // step + 1) * step
-    params = {"minutes": minutes, "origin": origin, "since": first}
-    found: dict[datetime, dict[str, int]] = {}
-    for row in session.execute(text(_THROUGHPUT), params):
-        found.setdefault(row.bucket, {})[row.type] = row.n
     starts = [first + step * i for i in range(int(window / step))]
-    return [
-        Bucket(
-            start, found.get(start, {}).get("succeeded", 0), found.get(start, {}).get("failed", 0)
-        )
-        for start in starts
-    ]
+    totals = [[0, 0] for _ in starts]
+    # Rolled-up minutes plus the live tail (hiring_jobs.queue.throughput), summed per bucket.
+    for minute, (succeeded, failed) in per_minute(session, first).items():
+        index = (minute - first) // step
+        if 0 <= index < len(totals):
+            totals[index][0] += succeeded
+            totals[index][1] += failed
+    return [Bucket(start, ok, bad) for start, (ok, bad) in zip(starts, totals, strict=True)]
 
 
 def summarize(buckets: list[Bucket]) -> dict[str, Any]:
