@@ -48,8 +48,7 @@ def periodic_schedule(now: datetime | None = None, *, runs: int = 3) -> list[Sch
 def format_schedule(entries: list[ScheduleEntry]) -> str:
     header = ("task", "cron (UTC)", "queue", "next runs (UTC)")
     rows = [
-        (e.task, e.cron, e.queue, ", ".join(_when(t, e.cron) for t in e.next_runs))
-        for e in entries
+        (e.task, e.cron, e.queue, ", ".join(_when(t, e.cron) for t in e.next_runs)) for e in entries
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     return "\n".join(
