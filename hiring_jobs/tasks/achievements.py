@@ -7,11 +7,9 @@ parse -> check achievements -> notify the user, and refresh their recommendation
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from procrastinate.tasks import Task
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
@@ -19,27 +17,14 @@ from hiring_jobs.app import app
 from hiring_jobs.models import ParseStatus, Resume
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import achievements, analytics, notifications, recommendations
 from hiring_jobs.services.achievements import Unlocked
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 
 
-def _task(
-    name: str,
-    queue: Queue = Queue.DEFAULT,
-    priority: Priority = Priority.NORMAL,
-    *,
-    long: bool = False,
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"achievements.{name}", LONG)
-    return app.task(
-        name=f"achievements.{name}", queue=queue, priority=priority, retry=retry.DEFAULT
-    )
+_task = TaskFamily("achievements", Queue.DEFAULT, retry.DEFAULT, Priority.NORMAL).task
 
 
 def _codes(unlocked: list[Unlocked]) -> list[list[Any]]:
@@ -89,7 +74,7 @@ def detect_milestones() -> Result:
     return {"unlocked": _codes(unlocked)}
 
 
-@_task("generate_stats", Queue.ANALYTICS, Priority.LOW)
+@_task("generate_stats", Priority.LOW, queue=Queue.ANALYTICS)
 def generate_stats() -> Result:
     """The leaderboard, kept as today's `achievement_leaderboard` snapshot."""
     now = datetime.now(UTC)

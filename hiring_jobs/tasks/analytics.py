@@ -7,11 +7,9 @@ report emails are deferred only by the run that created the report.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from procrastinate.tasks import Task
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
@@ -20,24 +18,15 @@ from hiring_jobs.queue import retry
 from hiring_jobs.queue.defer import batch_defer
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import PermanentError
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import analytics, email
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 DAY = timedelta(days=1)
 
 
-def _task(
-    name: str, priority: Priority = Priority.LOW, *, long: bool = False
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"analytics.{name}", LONG)
-    return app.task(
-        name=f"analytics.{name}", queue=Queue.ANALYTICS, priority=priority, retry=retry.DEFAULT
-    )
+_task = TaskFamily("analytics", Queue.ANALYTICS, retry.DEFAULT, Priority.LOW).task
 
 
 def _saved(snapshot_and_created: tuple[Any, bool]) -> Result:

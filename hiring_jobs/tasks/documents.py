@@ -5,11 +5,9 @@ Files are unlinked only after the transaction that deleted their rows has commit
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from procrastinate.tasks import Task
 from sqlalchemy import ColumnElement
 
 from hiring_jobs import db
@@ -17,23 +15,14 @@ from hiring_jobs.app import app
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import analytics, documents
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 
 
-def _task(
-    name: str, priority: Priority = Priority.NORMAL, *, long: bool = False
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"documents.{name}", LONG)
-    return app.task(
-        name=f"documents.{name}", queue=Queue.DOCUMENTS, priority=priority, retry=retry.FILES
-    )
+_task = TaskFamily("documents", Queue.DOCUMENTS, retry.FILES, Priority.NORMAL).task
 
 
 @_task("generate_cv_pdf", Priority.HIGH)

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
-
-from procrastinate.tasks import Task
+from typing import Any
 
 from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import analytics, maintenance
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 # Jobs deleted per transaction: each batch holds its row locks for milliseconds.
 PURGE_BATCH = 1000
 
 
-def _task(
-    name: str, priority: Priority = Priority.LOW, *, long: bool = False
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"maintenance.{name}", LONG)
-    return app.task(
-        name=f"maintenance.{name}",
-        queue=Queue.MAINTENANCE,
-        priority=priority,
-        retry=retry.DEFAULT,
-    )
+_task = TaskFamily("maintenance", Queue.MAINTENANCE, retry.DEFAULT, Priority.LOW).task
 
 
 @app.periodic(cron="0 * * * *", periodic_id="hourly")

@@ -6,39 +6,24 @@ so running a job twice leaves the rows of one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
-
-from procrastinate.tasks import Task
+from typing import Any
 
 from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.defer import batch_defer
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import analytics, notifications, recommendations
 from hiring_jobs.services.notifications import NewNotification
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 CLEANUP_BATCH = 5000
 DIGEST_TASK = "email.send_daily_digest"
 
 
-def _task(
-    name: str, priority: Priority = Priority.NORMAL, *, long: bool = False
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"notifications.{name}", LONG)
-    return app.task(
-        name=f"notifications.{name}",
-        queue=Queue.NOTIFICATIONS,
-        priority=priority,
-        retry=retry.DEFAULT,
-    )
+_task = TaskFamily("notifications", Queue.NOTIFICATIONS, retry.DEFAULT, Priority.NORMAL).task
 
 
 @_task("send")

@@ -8,36 +8,21 @@ job per user: asking again while one waits is a no-op. Results replace the cache
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
-
-from procrastinate.tasks import Task
+from typing import Any
 
 from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.models import RecommendationKind
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import LONG, set_time_limits
 from hiring_jobs.services import analytics, recommendations
+from hiring_jobs.tasks.family import TaskFamily
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Result = dict[str, Any]
 
 
-def _task(
-    name: str, priority: Priority = Priority.LOW, *, long: bool = False
-) -> Callable[[Callable[P, R]], Task[P, R, P]]:
-    if long:  # fan-outs, reports and cleanups get the seeds' long limits (540/600 s)
-        set_time_limits(f"recommendations.{name}", LONG)
-    return app.task(
-        name=f"recommendations.{name}",
-        queue=Queue.RECOMMENDATIONS,
-        priority=priority,
-        retry=retry.DEFAULT,
-    )
+_task = TaskFamily("recommendations", Queue.RECOMMENDATIONS, retry.DEFAULT, Priority.LOW).task
 
 
 def _refresh(user_id: int, kinds: list[RecommendationKind], limit: int | None) -> Result:
