@@ -5,9 +5,13 @@ The stock CLI works on it too: `procrastinate --app=hiring_jobs.app.app worker`.
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Any
 
 from procrastinate import App, PsycopgConnector
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from hiring_jobs.db import database_url
 from hiring_jobs.queue.attempts import record_attempts
@@ -18,12 +22,66 @@ from hiring_jobs.settings import get_settings
 # Pool size when nothing else is said: the web app and the CLI defer on their own
 # SQLAlchemy connections, so the pool serves listen/notify, fetching and admin queries.
 DEFAULT_POOL_SIZE = 4
+# A pooled connection back in the pool for less than this is not pinged again when it is
+# checked out. Procrastinate pings on every checkout (one more round trip per query); under
+# load connections come back within milliseconds, while one idle for longer (a database
+# restart may have killed it) is still checked.
+CHECK_IDLE_SECONDS = 1.0
+# Worker connections move job state only (fetch, finish, retry, heartbeats, attempt
+# records): their commits do not wait for the WAL flush. Safe because delivery is at
+# least once: PostgreSQL writes WAL in order, so a crash loses at most the last moments
+# of job-state changes, and a lost "started" or "succeeded" runs the job again (rescue of
+# stalled jobs). Never for enqueueing: `queue.defer` uses the caller's own connection.
+JOB_STATE_SETTINGS = "SET synchronous_commit TO off"
+
+_returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
 
-def make_connector(*, max_size: int = DEFAULT_POOL_SIZE, **pool_args: Any) -> PsycopgConnector:
+def make_connector(
+    *, max_size: int = DEFAULT_POOL_SIZE, job_state: bool = False, **pool_args: Any
+) -> PsycopgConnector:
+    """Procrastinate's connector on a tuned pool: autocommit, pings only after idling.
+
+    `job_state=True` is for worker processes (see JOB_STATE_SETTINGS).
+    """
     # The URL is resolved when the pool opens, not at import: importing the app
     # must not start the embedded server or need a database.
-    return PsycopgConnector(conninfo=database_url, min_size=1, max_size=max_size, **pool_args)
+    return PsycopgConnector(
+        conninfo=database_url,
+        min_size=1,
+        max_size=max_size,
+        pool_factory=_tuned_pool,
+        configure=_configure_job_state if job_state else _configure,
+        **pool_args,
+    )
+
+
+async def _configure(conn: AsyncConnection[Any]) -> None:
+    # Every Procrastinate query is one statement (its SQL functions are atomic), so
+    # autocommit saves the BEGIN and COMMIT round trips of each. Not passed as
+    # kwargs={"autocommit": True}: listen_notify then fails on a duplicate keyword.
+    await conn.set_autocommit(True)
+
+
+async def _configure_job_state(conn: AsyncConnection[Any]) -> None:
+    await _configure(conn)
+    await conn.execute(JOB_STATE_SETTINGS)
+
+
+def _tuned_pool(**pool_args: Any) -> AsyncConnectionPool:
+    # Procrastinate's documented `pool_factory` hook; it passes check=check_connection,
+    # which we replace by a check that skips connections returned moments ago.
+    return AsyncConnectionPool(**{**pool_args, "check": _check_if_idle, "reset": _note_return})
+
+
+async def _check_if_idle(conn: AsyncConnection[Any]) -> None:
+    returned = _returned_at.get(conn)
+    if returned is None or time.monotonic() - returned >= CHECK_IDLE_SECONDS:
+        await AsyncConnectionPool.check_connection(conn)
+
+
+async def _note_return(conn: AsyncConnection[Any]) -> None:
+    _returned_at[conn] = time.monotonic()
 
 
 app = App(

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from hiring_jobs import db, embedded
+from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.logs import configure_logging
 from hiring_jobs.schedules import schedule
@@ -170,6 +171,7 @@ def _export_database_url() -> None:
     os.environ["DATABASE_URL"] = url
 
 
+main.add_command(bench)
 main.add_command(dlq)
 main.add_command(schedule)
 

@@ -31,6 +31,13 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _env_int_between(name: str, default: int, low: int, high: int) -> int:
+    value = _env_int(name, default)
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name)
     if not raw:
@@ -79,6 +86,9 @@ class Settings:
     worker_concurrency: int
     worker_processes: int
     worker_queues: tuple[str, ...]
+    # Jobs fetched and finished per statement by a worker (queue/batching.py); 1 runs
+    # Procrastinate's own worker loop unchanged.
+    worker_batch: int
     shutdown_timeout: float
     max_upload_bytes: int
     task_modules: tuple[str, ...]
@@ -137,6 +147,7 @@ class Settings:
             worker_concurrency=max(1, _env_int("HIRING_JOBS_WORKER_CONCURRENCY", 8)),
             worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),
             worker_queues=queues,
+            worker_batch=_env_int_between("HIRING_JOBS_WORKER_BATCH", 8, 1, 1000),
             shutdown_timeout=_env_float("HIRING_JOBS_SHUTDOWN_TIMEOUT", 30.0),
             max_upload_bytes=_env_int("HIRING_JOBS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             task_modules=_env_list("HIRING_JOBS_TASK_MODULES"),

@@ -28,7 +28,8 @@ from procrastinate.worker import Worker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
-from hiring_jobs.queue import isolation
+from hiring_jobs.queue import batching, isolation
+from hiring_jobs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
 
 
 async def _run(config: WorkerConfig, name: str) -> None:
-    connector = make_connector(max_size=config.concurrency + EXTRA_CONNECTIONS)
+    connector = make_connector(max_size=config.concurrency + EXTRA_CONNECTIONS, job_state=True)
     with app.replace_connector(connector):
         async with app.open_async():
             logger.info(
@@ -89,9 +90,11 @@ async def _run(config: WorkerConfig, name: str) -> None:
             )
             app.perform_import_paths()
             signals = _StopSignals()
+            batch_size = get_settings().worker_batch
             while not signals.received:
-                worker = Worker(
-                    app=app,
+                worker = batching.make_worker(
+                    app,
+                    batch_size=batch_size,
                     **{
                         **app.worker_defaults,
                         "queues": list(config.queues) or None,

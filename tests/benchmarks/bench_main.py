@@ -1,0 +1,446 @@
+"""The benchmark run behind `hiring-jobs bench`: sections, rounds, the printed table.
+
+Every figure is a median over rounds taken in this run, contenders interleaved round by
+round, so the ratios compare like with like on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks import bench_drain as drain
+from tests.benchmarks import bench_enqueue as enqueue
+from tests.benchmarks import bench_growth as growth
+from tests.benchmarks import bench_latency as latency
+from tests.benchmarks import bench_memory as memory
+from tests.benchmarks import bench_redis
+from tests.benchmarks import bench_resume as resume
+from tests.benchmarks.bench_common import (
+    Bench,
+    BenchError,
+    fresh_database,
+    load_average,
+    median,
+    server_facts,
+)
+
+SECTIONS = ("drain", "enqueue", "latency", "resume", "growth", "memory", "middleware")
+DEFAULT_SECTIONS = ("drain", "enqueue", "latency", "resume", "memory")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    rounds: int
+    jobs: int
+    defer_iterations: int
+    batch: int
+    probes: int
+    resumes: int
+    history: int
+    memory_small: int
+    memory_large: int
+
+
+FULL = Sizes(3, 20_000, 300, 10_000, 500, 240, 5_000_000, 1_000, 100_000)
+QUICK = Sizes(1, 300, 30, 2_000, 25, 6, 20_000, 100, 1_000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    sections: tuple[str, ...] = DEFAULT_SECTIONS
+    rounds: int | None = None
+    jobs: int | None = None
+    history: int | None = None
+    install: bool = True
+    keep_database: bool = False
+    json_path: Path | None = None
+    compare_tree: Path | None = None
+    worker_env: tuple[tuple[str, str], ...] = ()
+
+    def sizes(self) -> Sizes:
+        base = QUICK if self.quick else FULL
+        overrides = {"rounds": self.rounds, "jobs": self.jobs, "history": self.history}
+        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v})
+
+
+@dataclasses.dataclass
+class Row:
+    section: str
+    measurement: str
+    value: str
+    target: str = ""
+    verdict: str = ""  # "met", "MISSED", "skipped", or empty (context only)
+
+
+@dataclasses.dataclass
+class Report:
+    rows: list[Row] = dataclasses.field(default_factory=list)
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def add(self, *row: str) -> None:
+        self.rows.append(Row(*row))
+
+    def check(self, section: str, what: str, value: str, target: str, met: bool) -> None:
+        self.rows.append(Row(section, what, value, target, "met" if met else "MISSED"))
+
+
+def run(options: Options) -> int:
+    sizes = options.sizes()
+    load_before = load_average()
+    report = Report()
+    with _scratch() as tmp, fresh_database(_server_url(), keep=options.keep_database) as url:
+        _point_hiring_jobs_at(url, tmp)
+        bench = Bench(
+            url=url,
+            tmp=tmp,
+            quick=options.quick,
+            rounds=sizes.rounds,
+            processes=_processes(),
+            concurrency=_concurrency(),
+            jobs=sizes.jobs,
+            compare_tree=options.compare_tree,
+            worker_env=dict(options.worker_env),
+        )
+        header = _header(bench, sizes, load_before, server_facts(url))
+        bench.log(header[0])
+        for section in SECTIONS:
+            if section in options.sections:
+                bench.log(f"section {section}")
+                _run_section(section, bench, sizes, options, report)
+    header.append(f"load average after: {load_average()}")
+    print(format_table(header, report.rows))
+    if options.json_path:
+        rows = [dataclasses.asdict(row) for row in report.rows]
+        options.json_path.write_text(json.dumps({"header": header, "rows": rows}, indent=2))
+    return 0
+
+
+def _run_section(name: str, bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    runner: Callable[..., None] = globals()[f"section_{name}"]
+    try:
+        runner(bench, sizes, options, report)
+    except BenchError as exc:
+        bench.log(f"section {name} failed: {exc}")
+        report.add(name, "(section failed)", str(exc).splitlines()[0][:70], "", "FAILED")
+
+
+# --- sections -----------------------------------------------------------------------
+
+
+def section_drain(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    primary = drain.ours(bench)
+    contenders = [primary, drain.stock_defaults(), drain.stock_same_shape(bench)]
+    if bench.worker_env:
+        contenders.append(drain.ours_defaults(bench))
+    if bench.compare_tree is not None:
+        contenders.append(drain.ours_from_tree(bench, bench.compare_tree))
+    results: dict[str, list[float]] = {c.label: [] for c in contenders}
+    celery_skip = bench_redis.ensure_celery(options.install, bench.log)
+    if celery_skip is None and bench_redis.redis_server_binary() is None:
+        celery_skip = "redis-server not found (Debian package redis-server)"
+    with _maybe_redis(bench, celery_skip) as redis:
+        for index in range(sizes.rounds):
+            shift = index % len(contenders)  # a different one goes first each round
+            for contender in contenders[shift:] + contenders[:shift]:
+                rate = drain.drain_round(bench, contender, sizes.jobs)
+                bench.log(f"drain round {index + 1}: {contender.label}: {rate:,.0f} jobs/s")
+                results[contender.label].append(rate)
+            if redis is not None:
+                rate = drain.celery_round(bench, redis, sizes.jobs)
+                bench.log(f"drain round {index + 1}: {CELERY}: {rate:,.0f} tasks/s")
+                results.setdefault(CELERY, []).append(rate)
+    _report_drain(bench, sizes, report, primary.label, results, celery_skip)
+
+
+CELERY = "Celery + Redis"
+STOCK = "stock Procrastinate"
+
+
+def _report_drain(
+    bench: Bench,
+    sizes: Sizes,
+    report: Report,
+    primary: str,
+    results: dict[str, list[float]],
+    celery_skip: str | None,
+) -> None:
+    rates = {label: median(values) for label, values in results.items()}
+    report.raw["drain"] = results
+    shape = f"{bench.processes} proc x {bench.concurrency}"
+    details = {
+        STOCK: "CLI defaults: 1 proc x 1, default pool",
+        CELERY: f"prefork {bench.processes}, acks late, Redis without AOF",
+    }
+    for label, rate in rates.items():
+        rounds = " / ".join(f"{value:,.0f}" for value in results[label])
+        report.add(
+            "drain", f"{label} ({details.get(label, shape)})", f"{rate:,.0f} jobs/s ({rounds})"
+        )
+    ours = rates[primary]
+    for label, rate in rates.items():
+        if label not in (primary, STOCK, CELERY):
+            report.add("drain", f"ours / {label}", f"{ours / rate:.2f}x")
+    stock = rates[STOCK]
+    report.check(
+        "drain", "ours / stock defaults", f"{ours / stock:.2f}x", ">= 4x", ours >= 4 * stock
+    )
+    if CELERY in rates:
+        celery = rates[CELERY]
+        report.check(
+            "drain", f"ours / {CELERY}", f"{ours / celery:.2f}x", ">= 2x", ours >= 2 * celery
+        )
+    else:
+        report.add("drain", CELERY, "not run", ">= 2x", f"skipped: {celery_skip}")
+    report.raw["max_throughput"] = ours
+    report.add("drain", "jobs per round (rounds in brackets)", f"{sizes.jobs:,}")
+
+
+def section_enqueue(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    singles = [enqueue.single_defer(bench, sizes.defer_iterations) for _ in range(sizes.rounds)]
+    extra_ms = median([s.extra_ms for s in singles])
+    trips = singles[0]
+    report.add(
+        "enqueue",
+        "app write + commit, no defer",
+        f"{median([s.bare_ms for s in singles]):.2f} ms ({trips.bare_round_trips} round trips)",
+    )
+    report.add(
+        "enqueue", "one SELECT 1 round trip", f"{median([s.select1_ms for s in singles]):.3f} ms"
+    )
+    report.add("enqueue", "extra time of one defer in the transaction", f"{extra_ms:.2f} ms")
+    report.check(
+        "enqueue",
+        "extra round trips of one defer",
+        str(trips.extra_round_trips),
+        "<= 1",
+        trips.extra_round_trips <= 1,
+    )
+    upstream, fast = [], []
+    for _ in range(sizes.rounds):
+        upstream.append(enqueue.batch_enqueue(bench, sizes.batch))
+        fast.append(enqueue.batch_enqueue(bench, sizes.batch, fast=True))
+    rate, fast_rate = median(upstream), median(fast)
+    batch = f"{sizes.batch:,} jobs"
+    report.check(
+        "enqueue",
+        f"queue.defer.batch_defer, {batch}",
+        f"{rate:,.0f} jobs/s",
+        ">= 20,000/s",
+        rate >= 20_000,
+    )
+    report.check(
+        "enqueue",
+        f"queue.fast_defer.batch_insert, {batch}",
+        f"{fast_rate:,.0f} jobs/s",
+        ">= 20,000/s",
+        fast_rate >= 20_000,
+    )
+
+
+def section_latency(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    contender = drain.ours(bench)
+    top = report.raw.get("max_throughput") or drain.drain_round(bench, contender, sizes.jobs)
+    half = top / 2
+    for label, rate in (("idle", 0.0), (f"half load ({half:,.0f} jobs/s)", half)):
+        samples = [
+            latency.measure(bench, contender, sizes.probes, rate) for _ in range(sizes.rounds)
+        ]
+        p50 = median([s.p50_ms for s in samples])
+        p99 = median([s.p99_ms for s in samples])
+        worst = max(s.max_ms for s in samples)
+        n = samples[0].samples
+        if rate:
+            report.check("latency", f"p50 at {label}", f"{p50:.1f} ms", "< 5 ms", p50 < 5)
+            report.check(
+                "latency", f"p99 at {label}", f"{p99:.1f} ms (max {worst:.0f})", "< 20 ms", p99 < 20
+            )
+        else:
+            report.add(
+                "latency",
+                f"p50 / p99 at {label}",
+                f"{p50:.1f} / {p99:.1f} ms (max {worst:.0f}, {n}/round)",
+            )
+
+
+def section_resume(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    pdfs = resume.demo_pdfs(bench)
+    rounds: dict[int, list[resume.ParseRound]] = {1: [], 2: []}
+    for index in range(sizes.rounds):
+        for processes in (1, 2):
+            result = resume.parse_round(bench, pdfs, sizes.resumes, processes)
+            bench.log(f"resume round {index + 1}: {processes} process(es): {result}")
+            rounds[processes].append(result)
+    one = median([r.rate for r in rounds[1]])
+    two = median([r.rate for r in rounds[2]])
+    worker_ms = median([r.worker_cpu_ms for r in rounds[1] + rounds[2]])
+    postgres_ms = median([r.postgres_cpu_ms for r in rounds[1] + rounds[2]])
+    # One process runs at most one core of Python (GIL); two share the machine's two cores
+    # with PostgreSQL, so they do at most 2 cores / (worker + PostgreSQL CPU per resume).
+    ceiling = max(1.0, min(2.0, 2 * worker_ms / (worker_ms + postgres_ms or 1e-9)))
+    report.add("resume", f"{sizes.resumes} demo PDFs, 1 process", f"{one:,.1f} resumes/s")
+    report.add("resume", f"{sizes.resumes} demo PDFs, 2 processes", f"{two:,.1f} resumes/s")
+    report.add(
+        "resume",
+        "CPU per resume: worker / PostgreSQL",
+        f"{worker_ms:.1f} / {postgres_ms:.1f} ms (2-core ceiling {ceiling:.2f}x)",
+    )
+    report.check(
+        "resume", "scaling 1 -> 2 processes", f"{two / one:.2f}x", ">= 1.8x", two >= 1.8 * one
+    )
+
+
+def section_growth(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    contender = drain.ours(bench)
+    empty = [drain.drain_round(bench, contender, sizes.jobs) for _ in range(sizes.rounds)]
+    empty_start = growth.median_start_stop(bench, sizes.rounds)
+    seconds = growth.populate_history(bench, sizes.history)
+    bench.log(f"history of {sizes.history:,} jobs loaded in {seconds:.0f} s")
+    full = [
+        drain.drain_round(bench, contender, sizes.jobs, reset=False) for _ in range(sizes.rounds)
+    ]
+    full_start = growth.median_start_stop(bench, sizes.rounds)
+    empty_rate, full_rate = median(empty), median(full)
+    loss = 1 - full_rate / empty_rate
+    hist = f"{sizes.history:,} finished"
+    report.add("growth", "drain, empty history", f"{empty_rate:,.0f} jobs/s")
+    report.add("growth", f"drain, {hist}", f"{full_rate:,.0f} jobs/s")
+    report.check("growth", "throughput lost to history", f"{loss:+.1%}", "< 10%", loss < 0.10)
+    grew = full_start.start_seconds - empty_start.start_seconds
+    report.add("growth", "worker start, empty", f"{empty_start.start_seconds:.2f} s")
+    report.check(
+        "growth",
+        f"worker start, {hist}",
+        f"{full_start.start_seconds:.2f} s ({grew:+.2f} s)",
+        "no growth (< +10%)",
+        full_start.start_seconds <= empty_start.start_seconds * 1.10,
+    )
+    report.add(
+        "growth",
+        "worker stop (SIGTERM -> exit), empty / history",
+        f"{empty_start.stop_seconds:.2f} / {full_start.stop_seconds:.2f} s",
+    )
+
+
+def section_memory(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    result = memory.measure(bench, sizes.memory_small, sizes.memory_large)
+    mib = 1024 * 1024
+    report.add(
+        "memory",
+        f"worker RSS after {result.jobs_small:,} jobs",
+        f"{result.small_bytes / mib:.1f} MiB",
+    )
+    report.check(
+        "memory",
+        f"worker RSS after {result.jobs_large:,} jobs",
+        f"{result.large_bytes / mib:.1f} MiB ({result.growth:+.1%})",
+        "< +10%",
+        result.growth < 0.10,
+    )
+
+
+def section_middleware(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    variants = {
+        "all three (production)": {},
+        "all three, log level WARNING": {"HIRING_JOBS_LOG_LEVEL": "WARNING"},
+        "attempts as one INSERT at the end": {
+            "BENCH_MIDDLEWARE": "context,attempts_once,time_limits"
+        },
+        "attempts as one INSERT, batched across jobs": {
+            "BENCH_MIDDLEWARE": "context,attempts_batched,time_limits"
+        },
+        "without record_attempts": {"BENCH_MIDDLEWARE": "context,time_limits"},
+        "none": {"BENCH_MIDDLEWARE": "none"},
+    }
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(sizes.rounds):
+        for name, env in variants.items():
+            results[name].append(drain.drain_round(bench, drain.ours(bench, **env), sizes.jobs))
+    base = median(results["all three (production)"])
+    for name, values in results.items():
+        rate = median(values)
+        report.add(
+            "middleware", f"drain, middleware: {name}", f"{rate:,.0f} jobs/s ({rate / base:.2f}x)"
+        )
+
+
+# --- set-up and output --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _maybe_redis(bench: Bench, skip: str | None) -> Iterator[bench_redis.Redis | None]:
+    if skip is not None:
+        bench.log(f"Celery rows skipped: {skip}")
+        yield None
+        return
+    with bench_redis.running_redis(bench) as redis:
+        yield redis
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="hiring-jobs-bench-") as tmp:
+        yield Path(tmp)
+
+
+def _server_url() -> str:
+    """DATABASE_URL's server, else the embedded one (started, or joined if running)."""
+    from hiring_jobs import db
+
+    return db.database_url()
+
+
+def _point_hiring_jobs_at(url: str, tmp: Path) -> None:
+    """In this process too, hiring_jobs' seams (settings, engine) now mean the bench database."""
+    from hiring_jobs import db, settings
+
+    os.environ["DATABASE_URL"] = url
+    os.environ["HIRING_JOBS_DATA_DIR"] = str(tmp / "data")
+    for cached in (settings.get_settings, db.database_url, db.get_engine, db.get_sessionmaker):
+        cached.cache_clear()
+
+
+def _processes() -> int:
+    from hiring_jobs.settings import get_settings
+
+    return get_settings().worker_processes
+
+
+def _concurrency() -> int:
+    from hiring_jobs.settings import get_settings
+
+    return get_settings().worker_concurrency
+
+
+def _header(bench: Bench, sizes: Sizes, load: str, server: str) -> list[str]:
+    mode = "quick" if bench.quick else "full"
+    return [
+        f"hiring-jobs bench ({mode}), {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"medians of {sizes.rounds} round(s)",
+        f"load average before: {load}",
+        f"PostgreSQL: {server}",
+        f"workers: {bench.processes} processes x concurrency {bench.concurrency}"
+        f"{' with ' + str(bench.worker_env) if bench.worker_env else ''}; "
+        f"Python {sys.version.split()[0]}",
+    ]
+
+
+def format_table(header: list[str], rows: list[Row]) -> str:
+    columns = ("section", "measurement", "value", "target", "verdict")
+    cells = [columns] + [tuple(getattr(r, c) for c in columns) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = [*header, ""]
+    for index, row in enumerate(cells):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,205 @@
+"""The batched fetch/finish path (HIRING_JOBS_WORKER_BATCH): same selection as
+Procrastinate's fetch, same states and events, every job run once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from procrastinate import exceptions, jobs
+from sqlalchemy.orm import Session, sessionmaker
+
+from hiring_jobs.app import app, make_connector
+from hiring_jobs.queue import batching
+from hiring_jobs.queue.defer import batch_defer
+from tests.support import tasks
+from tests.support.factories import make_user
+from tests.support.processes import cli_env, start_cli, wait_for
+
+
+def _insert(conn: psycopg.Connection, **values: Any) -> int:
+    row = {"queue_name": "default", "task_name": "tests.echo", "priority": 0, **values}
+    columns = ", ".join(row)
+    placeholders = ", ".join(f"%({name})s" for name in row)
+    sql = f"INSERT INTO procrastinate_jobs ({columns}) VALUES ({placeholders}) RETURNING id"
+    found = conn.execute(sql, row).fetchone()  # type: ignore[arg-type]
+    assert found is not None
+    return int(found[0])
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+def _worker_id(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT worker_id FROM procrastinate_register_worker_v1()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _fetch(queues: list[str] | None, worker_id: int, limit: int) -> list[jobs.Job]:
+    connector = make_connector(job_state=True)
+    await connector.open_async()
+    try:
+        return await batching.fetch_jobs(connector, queues, worker_id, limit)
+    finally:
+        await connector.close_async()
+
+
+def test_fetch_takes_what_procrastinate_would_in_its_order(conn: psycopg.Connection) -> None:
+    low = _insert(conn)
+    high = _insert(conn, priority=10)
+    head_of_lock = _insert(conn, lock="L")
+    _insert(conn, lock="L")  # waits for the one before it
+    _insert(conn, lock="M", status="doing")
+    _insert(conn, lock="M")  # its lock is taken
+    _insert(conn, scheduled_at="2999-01-01T00:00:00Z")
+    other_queue = _insert(conn, queue_name="email")
+    worker_id = _worker_id(conn)
+
+    fetched = asyncio.run(_fetch(["default"], worker_id, 10))
+
+    assert [job.id for job in fetched] == [high, low, head_of_lock]
+    assert all(job.status == "doing" and job.worker_id == worker_id for job in fetched)
+    started = conn.execute(
+        "SELECT count(*) FROM procrastinate_events WHERE type = 'started'"
+    ).fetchone()
+    assert started == (3,)
+    assert [job.id for job in asyncio.run(_fetch(None, worker_id, 10))] == [other_queue]
+
+
+def test_fetch_respects_the_limit_and_skips_locked_rows(conn: psycopg.Connection) -> None:
+    ids = [_insert(conn) for _ in range(5)]
+    worker_id = _worker_id(conn)
+
+    async def two_at_once() -> list[list[jobs.Job]]:
+        return await asyncio.gather(_fetch(None, worker_id, 3), _fetch(None, worker_id, 3))
+
+    first, second = asyncio.run(two_at_once())
+    taken = [job.id for job in first + second]
+    assert sorted(taken) == ids, "every job once, none twice"
+    assert max(len(first), len(second)) == 3
+
+
+def test_a_batch_with_a_bad_job_still_finishes_the_others(conn: psycopg.Connection) -> None:
+    good = [_insert(conn, status="doing") for _ in range(3)]
+    done_already = _insert(conn, status="succeeded")
+
+    async def finish_all() -> list[BaseException | None]:
+        connector = make_connector(job_state=True)
+        await connector.open_async()
+        finisher = batching.Finisher(connector)
+        try:
+            ids = [*good, done_already]
+            return await asyncio.gather(
+                *(finisher.finish(i, jobs.Status.SUCCEEDED) for i in ids),
+                return_exceptions=True,
+            )
+        finally:
+            await connector.close_async()
+
+    outcomes = asyncio.run(finish_all())
+    assert outcomes[:3] == [None, None, None]
+    assert isinstance(outcomes[3], exceptions.ConnectorException)
+    statuses = conn.execute(
+        "SELECT status, attempts FROM procrastinate_jobs WHERE id = ANY(%s) ORDER BY id", (good,)
+    ).fetchall()
+    assert statuses == [("succeeded", 1)] * 3
+
+
+def test_the_batching_worker_runs_every_job_once_with_upstream_states(
+    session_factory: sessionmaker[Session], conn: psycopg.Connection
+) -> None:
+    with session_factory() as session, session.begin():
+        batch_defer(session, tasks.echo, [{"value": n} for n in range(120)])
+        batch_defer(session, tasks.fail, [{"message": f"bad {n}"} for n in range(10)])
+
+    asyncio.run(_run_until_idle(batch_size=8, concurrency=8))
+
+    statuses = dict(
+        conn.execute("SELECT status, count(*) FROM procrastinate_jobs GROUP BY 1").fetchall()
+    )
+    assert statuses == {"succeeded": 120, "failed": 10}
+    events = conn.execute(
+        "SELECT type::text, count(*), count(DISTINCT job_id) FROM procrastinate_events"
+        " WHERE type IN ('started', 'succeeded', 'failed') GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert events == [("failed", 10, 10), ("started", 130, 130), ("succeeded", 120, 120)]
+    attempts = conn.execute(
+        "SELECT outcome, count(*) FROM job_attempts GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert attempts == [("failed", 10), ("succeeded", 120)]
+
+
+async def _run_until_idle(*, batch_size: int, concurrency: int) -> None:
+    app.perform_import_paths()
+    registry = app.periodic_registry
+    saved, registry.periodic_tasks = registry.periodic_tasks, {}
+    connector = make_connector(max_size=concurrency + 3, job_state=True)
+    try:
+        with app.replace_connector(connector):
+            async with app.open_async():
+                worker = batching.make_worker(
+                    app,
+                    batch_size=batch_size,
+                    **{**app.worker_defaults, "concurrency": concurrency, "wait": False},
+                    install_signal_handlers=False,
+                )
+                assert isinstance(worker, batching.BatchingWorker)
+                await asyncio.wait_for(worker.run(), timeout=120)
+    finally:
+        registry.periodic_tasks = saved
+
+
+@pytest.mark.slow
+def test_worker_processes_with_batching_run_each_success_once(
+    database_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The mixed-load check (tests/chaos) through the batching path: retries included."""
+    with session_factory() as session, session.begin():
+        user_id = make_user(session).id
+        flaky = [{"user_id": user_id, "key": f"f{n}", "fail_percent": 30} for n in range(400)]
+        batch_defer(session, tasks.flaky, flaky)
+
+    env = cli_env(
+        DATABASE_URL=database_url,
+        HIRING_JOBS_TASK_MODULES="tests.support.tasks",
+        HIRING_JOBS_WORKER_BATCH="8",
+    )
+    log = tmp_path / "worker.log"
+    worker = start_cli("worker", "--processes", "2", "--concurrency", "8", env=env, log=log)
+    try:
+        wait_for(
+            lambda: _unfinished(database_url) == 0,
+            timeout=180,
+            what="all 400 jobs to end",
+            process=worker,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+
+    with psycopg.connect(database_url) as check:
+        succeeded = check.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+        ).fetchone()
+        rows = check.execute(
+            "SELECT message, count(*) FROM notifications GROUP BY 1 HAVING count(*) > 1"
+        ).fetchall()
+    assert rows == [], "no side effect happened twice"
+    assert succeeded is not None and succeeded[0] >= 300
+
+
+def _unfinished(url: str) -> int:
+    with psycopg.connect(url) as check:
+        row = check.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+        ).fetchone()
+    return int(row[0]) if row else -1

@@ -1,0 +1,38 @@
+"""Smoke test of the benchmark harness: `hiring-jobs bench --quick` on tiny counts runs
+every default section end to end and prints its table (the numbers are not checked:
+they mean nothing at this size)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from pytest_postgresql.executors import NoopExecutor
+
+from tests.support.processes import ROOT, cli_env
+
+pytestmark = pytest.mark.slow
+
+
+def _server_url(server: NoopExecutor) -> str:
+    """The test server's maintenance database: the harness creates (and drops) its own."""
+    auth = quote(server.user, safe="") + (f":{quote(server.password)}" if server.password else "")
+    return f"postgresql://{auth}@/postgres?{urlencode({'host': server.host, 'port': server.port})}"
+
+
+def test_quick_bench_prints_every_section(pg_server: NoopExecutor, tmp_path: Path) -> None:
+    env = cli_env(DATABASE_URL=_server_url(pg_server), HIRING_JOBS_DATA_DIR=str(tmp_path))
+    command = [sys.executable, "-m", "hiring_jobs.bench", "--quick", "--no-install"]
+    command += ["--jobs", "60", "--json", str(tmp_path / "bench.json")]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout
+    assert "load average before" in table
+    for section in ("drain", "enqueue", "latency", "resume", "memory"):
+        assert f"\n{section} " in table, table
+    assert "FAILED" not in table, table
+    assert "ours / stock defaults" in table
+    assert (tmp_path / "bench.json").exists()
