@@ -21,6 +21,7 @@ from hiring_jobs.models.learning import (
     QuizAttempt,
 )
 from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.privacy import ErasureRecord, JobPayload, PendingFileDeletion
 from hiring_jobs.models.queue import (
     AttemptOutcome,
     AuditLogEntry,
@@ -63,16 +64,19 @@ __all__ = [
     "DeadLetterReview",
     "DeliveryStatus",
     "EmailDelivery",
+    "ErasureRecord",
     "FileKind",
     "HealthCheck",
     "JobAttempt",
     "JobGroup",
     "JobGroupMember",
+    "JobPayload",
     "JobPosting",
     "MentoringSession",
     "MentoringStatus",
     "Notification",
     "ParseStatus",
+    "PendingFileDeletion",
     "PostingStatus",
     "QuizAttempt",
     "RateLimitBucket",

@@ -33,12 +33,16 @@ class User(Base):
     headline: Mapped[str] = mapped_column(String(200), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(50))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     points: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None]
     last_active_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
+    # Set when the account was erased (privacy.erasure): the row stays, anonymised, so
+    # counts and foreign keys hold.
+    erased_at: Mapped[datetime | None]
 
     skills: Mapped[list[UserSkill]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="UserSkill.skill"

@@ -36,6 +36,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import DeliveryStatus, EmailDelivery
+from hiring_jobs.privacy import payloads
+from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.settings import Settings
 
@@ -45,6 +47,9 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 SMTP_TIMEOUT_SECONDS = 30.0
 # Column widths of email_deliveries.
 MAX_KEY_LENGTH = 200
+# The one-off message of `email.send`: to, subject, body and key, in a job payload.
+PAYLOAD_KIND = "email"
+SEND_TASK = "email.send"
 MAX_SUBJECT_LENGTH = 300
 
 # Sending again cannot change the outcome of these: a retry or duplicate returns the row.
@@ -351,3 +356,19 @@ def _reply_of(exc: smtplib.SMTPException | OSError) -> tuple[int | None, str]:
 def _reply_text(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return f"{code} {' '.join(text.split())}".strip()
+
+
+def queue_message(
+    session: Session, *, to: str, subject: str, body: str, idempotency_key: str
+) -> int:
+    """Defer `email.send` for a one-off message in the caller's transaction; its job id.
+
+    The message goes in a payload row owned by the recipient's account (when the address
+    has one); the job carries the payload's id only.
+    """
+    if len(f"generic:{idempotency_key}") > MAX_KEY_LENGTH:
+        raise ValueError(f"idempotency key longer than {MAX_KEY_LENGTH - 8} characters")
+    content = {"to": to, "subject": subject, "body": body, "idempotency_key": idempotency_key}
+    subject_id = payloads.user_id_for_address(session, to)
+    payload_id = payloads.store(session, PAYLOAD_KIND, content, subject_user_id=subject_id)
+    return defer(session, SEND_TASK, payload_id=payload_id)

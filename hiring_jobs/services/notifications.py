@@ -22,10 +22,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import Notification, ParseStatus, Resume, User
+from hiring_jobs.privacy import payloads
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.retry import PermanentError
 
 SEND_TASK = "notifications.send"
+BATCH_TASK = "notifications.send_batch"
+PAYLOAD_KIND = "notification"
 MAX_KEY_LENGTH = 200
 MAX_TITLE_LENGTH = 200
 MAX_KIND_LENGTH = 50
@@ -266,23 +269,38 @@ def defer_notification(session: Session, item: NewNotification) -> int | None:
     """Defer `notifications.send` for `item` unless it exists or a job for it is waiting.
 
     For chains: a step that runs twice asks for its notification twice, and one job (and
-    one row, by the dedupe key) comes of it.
+    one row, by the dedupe key) comes of it. The text goes in a payload row, the job
+    carries its id (privacy/payloads.py).
     """
     key = item.dedupe_key or content_key(item)
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
         return None
     try:
-        return defer(
-            session,
-            SEND_TASK,
-            options={"queueing_lock": f"notification:{key}"},
-            user_id=item.user_id,
-            notification_type=item.kind,
-            title=item.title,
-            message=item.message,
-            related_user_id=item.related_user_id,
-            data=item.data,
-            dedupe_key=key,
-        )
+        with session.begin_nested():
+            payload_id = _store(session, dataclasses.replace(item, dedupe_key=key))
+            return defer(
+                session,
+                SEND_TASK,
+                options={"queueing_lock": f"notification:{key}"},
+                payload_id=payload_id,
+            )
     except AlreadyEnqueued:
         return None
+
+
+def defer_batch(session: Session, items: Iterable[NewNotification]) -> int:
+    """Defer one `notifications.send_batch` job for `items`; returns its job id."""
+    payload_ids = [_store(session, item) for item in items]
+    return defer(session, BATCH_TASK, payload_ids=payload_ids)
+
+
+def load(session: Session, payload_id: int) -> NewNotification:
+    """The notification a `send` or `send_batch` job carries by payload id."""
+    [item] = parse_items([payloads.load(session, payload_id, PAYLOAD_KIND)])
+    return item
+
+
+def _store(session: Session, item: NewNotification) -> int:
+    content = dataclasses.asdict(item)
+    content["notification_type"] = content.pop("kind")
+    return payloads.store(session, PAYLOAD_KIND, content, subject_user_id=item.user_id)

@@ -142,19 +142,14 @@ def generate_daily_report(day: str | None = None) -> Result:
 
 def _email_daily_report(session: Session, day: date, stats: analytics.Stats) -> None:
     body = analytics.report_text(f"Platform report for {day.isoformat()} (UTC)", stats)
-    batch_defer(
-        session,
-        "email.send",
-        [
-            {
-                "to": email.address(name, address),
-                "subject": f"{email.APP_NAME} daily report, {day.isoformat()}",
-                "body": body,
-                "idempotency_key": f"daily_report:{day.isoformat()}:{user_id}",
-            }
-            for user_id, name, address in analytics.admins(session)
-        ],
-    )
+    for user_id, name, address in analytics.admins(session):
+        email.queue_message(
+            session,
+            to=email.address(name, address),
+            subject=f"{email.APP_NAME} daily report, {day.isoformat()}",
+            body=body,
+            idempotency_key=f"daily_report:{day.isoformat()}:{user_id}",
+        )
 
 
 @app.periodic(cron="0 0 * * 1", periodic_id="weekly")

@@ -1,6 +1,6 @@
 """Email tasks: load the rows a message is about, build its context, `deliver` it once.
 
-Each task takes ids (and small JSON for the digest and reports), never whole objects, and
+Each task takes ids (and platform-wide figures for reports), never whole objects, and
 derives a deterministic idempotency key from them: a retried or duplicated job finds the
 delivery row and does not send again. A row that no longer exists (a deleted user, a used
 token) means the email has no reason to go out: the task returns `skipped`, it does not fail.
@@ -40,10 +40,11 @@ from hiring_jobs.models import (
     User,
     UserRole,
 )
+from hiring_jobs.privacy import payloads
 from hiring_jobs.queue import rate_limit, retry
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import PermanentError
-from hiring_jobs.services import email
+from hiring_jobs.services import email, recommendations
 from hiring_jobs.services.files import file_path
 from hiring_jobs.settings import get_settings
 
@@ -237,34 +238,26 @@ def send_course_enrollment(context: JobContext, enrollment_id: int) -> Result:
 
 
 @_task("send_daily_digest", Priority.LOW)
-def send_daily_digest(
-    context: JobContext,
-    user_id: int,
-    day: str,
-    recommendations: list[dict[str, Any]],
-    achievement_progress: list[dict[str, Any]],
-    highlights: list[str],
-) -> Result:
-    """One user's digest for `day` (ISO date), from what the digest builder computed.
+def send_daily_digest(context: JobContext, user_id: int, timestamp: int) -> Result:
+    """One user's digest for the daily tick at `timestamp`: what is new in the day before.
 
-    recommendations: [{"title", "detail"?, "path"? (app-relative link)}];
-    achievement_progress: [{"name", "current", "target"}]; highlights: [sentence].
+    Built here, not by the caller: the digest (application news, recommendations) is
+    about the user, and job arguments carry ids only (privacy/inventory.py).
     """
-    digest_day = _iso_date(day)
-    if not (recommendations or achievement_progress or highlights):
-        return _skipped(f"nothing new for user {user_id} on {day}")
+    now = datetime.fromtimestamp(timestamp, UTC)
     with _recording_session() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active:
             return _skipped(f"user {user_id} is gone or inactive")
+        digest = recommendations.daily_digest(session, user_id, now)
+        if digest is None:
+            return _skipped(f"nothing new for user {user_id} on {now.date()}")
         values = {
             "name": user.full_name,
-            "day_label": f"{digest_day:%A} {digest_day.day} {digest_day:%B}",
-            "recommendations": recommendations,
-            "achievement_progress": achievement_progress,
-            "highlights": highlights,
+            "day_label": f"{now:%A} {now.day} {now:%B}",
+            **digest,
         }
-        key = f"daily_digest:{user_id}:{digest_day.isoformat()}"
+        key = f"daily_digest:{user_id}:{now.date().isoformat()}"
         return _deliver(session, context, key, user, "daily_digest", values)
 
 
@@ -313,17 +306,18 @@ def send_cv_pdf(context: JobContext, file_id: int, user_id: int | None = None) -
 
 
 @_task("send")
-def send(context: JobContext, to: str, subject: str, body: str, idempotency_key: str) -> Result:
-    """Any one-off message: `body` is plain text, shown escaped in the HTML part.
+def send(context: JobContext, payload_id: int) -> Result:
+    """Any one-off message queued with `services.email.queue_message` (to, subject, body).
 
-    The caller names the message with `idempotency_key` (there is no row to derive it from).
+    The caller names the message with an idempotency key (there is no row to derive it from).
     """
-    key = f"generic:{idempotency_key}"
-    if len(key) > email.MAX_KEY_LENGTH:
-        raise PermanentError(f"idempotency key longer than {email.MAX_KEY_LENGTH} characters")
     with _recording_session() as session:
-        values = {"subject": subject, "body": body}
-        return _deliver(session, context, key, to, "generic", values)
+        message = payloads.load(session, payload_id, email.PAYLOAD_KIND)
+        key = f"generic:{message['idempotency_key']}"
+        if len(key) > email.MAX_KEY_LENGTH:
+            raise PermanentError(f"idempotency key longer than {email.MAX_KEY_LENGTH} characters")
+        values = {"subject": message["subject"], "body": message["body"]}
+        return _deliver(session, context, key, message["to"], "generic", values)
 
 
 # --- helpers ------------------------------------------------------------------------------

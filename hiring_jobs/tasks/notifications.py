@@ -15,7 +15,6 @@ from hiring_jobs.queue import retry
 from hiring_jobs.queue.defer import batch_defer
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.services import analytics, notifications, recommendations
-from hiring_jobs.services.notifications import NewNotification
 from hiring_jobs.tasks.family import TaskFamily
 
 Result = dict[str, Any]
@@ -27,34 +26,18 @@ _task = TaskFamily("notifications", Queue.NOTIFICATIONS, retry.DEFAULT, Priority
 
 
 @_task("send")
-def send_notification(
-    user_id: int,
-    notification_type: str,
-    message: str,
-    title: str = "",
-    data: dict[str, Any] | None = None,
-    related_user_id: int | None = None,
-    dedupe_key: str | None = None,
-) -> Result:
-    item = NewNotification(
-        user_id=user_id,
-        kind=notification_type,
-        title=title,
-        message=message,
-        related_user_id=related_user_id,
-        data=data or {},
-        dedupe_key=dedupe_key,
-    )
+def send_notification(payload_id: int) -> Result:
+    """Store the notification a caller deferred (services.notifications.defer_notification)."""
     with db.session_scope() as session:
+        item = notifications.load(session, payload_id)
         return {"notification_id": notifications.notify(session, item)}
 
 
 @_task("send_batch")
-def send_batch(items: list[dict[str, Any]]) -> Result:
-    """Each item: user_id, notification_type, message; optional title, data,
-    related_user_id, dedupe_key."""
-    parsed = notifications.parse_items(items)
+def send_batch(payload_ids: list[int]) -> Result:
+    """Store several notifications (services.notifications.defer_batch) in one transaction."""
     with db.session_scope() as session:
+        parsed = [notifications.load(session, payload_id) for payload_id in payload_ids]
         created = notifications.notify_many(session, parsed)
     return {"requested": len(parsed), "created": len(created)}
 
@@ -127,11 +110,11 @@ def send_daily_digests(timestamp: int) -> Result:
         run = analytics.claim_tick(session, "notifications.send_daily_digests", now)
         if run is None:
             return {"skipped": "this tick already ran"}
-        digests = []
-        for user_id in analytics.active_user_ids(session, now):
-            digest = recommendations.daily_digest(session, user_id, now)
-            if digest is not None:
-                digests.append({"user_id": user_id, "day": now.date().isoformat(), **digest})
+        digests = [
+            {"user_id": user_id, "timestamp": timestamp}
+            for user_id in analytics.active_user_ids(session, now)
+            if recommendations.daily_digest(session, user_id, now) is not None
+        ]
         batch_defer(session, DIGEST_TASK, digests)
         run.data = {"deferred": len(digests)}
     return {"deferred": len(digests)}

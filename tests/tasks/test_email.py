@@ -29,12 +29,17 @@ from hiring_jobs.models import (
     EmailDelivery,
     FileKind,
     MentoringSession,
+    Notification,
+    RecommendationCache,
+    RecommendationKind,
     TokenPurpose,
     UserRole,
     UserSkill,
 )
+from hiring_jobs.privacy import payloads
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.retry import RetryPolicy
+from hiring_jobs.services import email
 from hiring_jobs.services.files import store_file
 from hiring_jobs.settings import get_settings
 from tests.services.test_email import Inbox, parse, running_smtp, use_no_smtp, use_smtp
@@ -333,20 +338,24 @@ def _course_enrollment(session: Session) -> Case:
 
 
 def _daily_digest(session: Session) -> Case:
+    """The task builds the digest itself from the user's rows: the job carries ids only."""
     user = make_user(session, email="daily@example.com")
+    session.add(
+        RecommendationCache(
+            user_id=user.id,
+            kind=RecommendationKind.JOBS,
+            items=[{"job_posting_id": 4, "title": "Data Engineer", "company": "Acme", "score": 80}],
+        )
+    )
+    session.add(Notification(user_id=user.id, kind="x", message="unread"))
+    tick = datetime(2024, 6, 3, 9, tzinfo=UTC)
     return Case(
         email_tasks.send_daily_digest,
-        {
-            "user_id": user.id,
-            "day": "2024-06-03",
-            "recommendations": [{"title": "Data Engineer at Acme", "path": "/jobs/4"}],
-            "achievement_progress": [{"name": "Networker", "current": 3, "target": 5}],
-            "highlights": ["Grace published a course"],
-        },
+        {"user_id": user.id, "timestamp": int(tick.timestamp())},
         "daily@example.com",
         f"daily_digest:{user.id}:2024-06-03",
         "Your Hiring Jobs digest for Monday 3 June",
-        ["Data Engineer at Acme", "Networker", "3 of 5", "Grace published a course"],
+        ["Data Engineer at Acme", "80% skills match", "You have 1 unread notification."],
     )
 
 
@@ -386,14 +395,16 @@ def _cv_pdf(session: Session) -> Case:
 
 
 def _generic(session: Session) -> Case:
+    message = {
+        "to": "someone@example.com",
+        "subject": "Maintenance tonight",
+        "body": "We restart at 22:00.",
+        "idempotency_key": "maintenance:2024-06-03",
+    }
+    payload_id = payloads.store(session, email.PAYLOAD_KIND, message, subject_user_id=None)
     return Case(
         email_tasks.send,
-        {
-            "to": "someone@example.com",
-            "subject": "Maintenance tonight",
-            "body": "We restart at 22:00.",
-            "idempotency_key": "maintenance:2024-06-03",
-        },
+        {"payload_id": payload_id},
         "someone@example.com",
         "generic:maintenance:2024-06-03",
         "Maintenance tonight",

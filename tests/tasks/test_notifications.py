@@ -17,7 +17,10 @@ from hiring_jobs.models import (
     RecommendationCache,
     RecommendationKind,
 )
+from hiring_jobs.privacy import payloads
 from hiring_jobs.queue.defer import defer
+from hiring_jobs.services import notifications
+from hiring_jobs.services.notifications import NewNotification
 from tests.services.test_email import use_no_smtp
 from tests.support.factories import make_user
 from tests.support.jobs import jobs, run_worker_until_idle
@@ -50,22 +53,25 @@ def _users(session_factory: sessionmaker[Session], count: int, **values: Any) ->
 
 def test_send_twice_stores_one_notification(session_factory: sessionmaker[Session]) -> None:
     [user_id] = _users(session_factory, 1)
-    _defer_twice(
-        session_factory,
-        notification_tasks.send_notification,
+    item = NewNotification(
         user_id=user_id,
-        notification_type="job_match",
+        kind="job_match",
         title="New job match",
         message="New job match found!",
         data={"job_id": 4, "match_score": 85},
     )
+    with session_factory() as session, session.begin():
+        notifications.defer_notification(session, item)
+        [job] = jobs(session, "notifications.send")
+    # A duplicate of the same job (at-least-once delivery) finds the row already there.
+    _defer_twice(session_factory, notification_tasks.send_notification, **job["args"])
 
     _run()
 
     [row] = _notifications(session_factory)
     assert (row.user_id, row.kind, row.title) == (user_id, "job_match", "New job match")
     assert row.data == {"job_id": 4, "match_score": 85}
-    assert _statuses(session_factory, "notifications.send") == ["succeeded"] * 2
+    assert _statuses(session_factory, "notifications.send") == ["succeeded"] * 3
 
 
 def test_mention_like_and_comment_fan_out(session_factory: sessionmaker[Session]) -> None:
@@ -113,12 +119,17 @@ def test_a_batch_is_stored_once_and_a_malformed_one_fails_without_retry(
 ) -> None:
     first, second = _users(session_factory, 2)
     items = [
-        {"user_id": first, "notification_type": "achievement", "title": "A", "message": "a"},
-        {"user_id": second, "notification_type": "achievement", "title": "B", "message": "b"},
+        NewNotification(user_id=first, kind="achievement", title="A", message="a"),
+        NewNotification(user_id=second, kind="achievement", title="B", message="b"),
     ]
-    _defer_twice(session_factory, notification_tasks.send_batch, items=items)
+    for _ in range(2):
+        with session_factory() as session, session.begin():
+            notifications.defer_batch(session, items)
     with session_factory() as session, session.begin():
-        bad = defer(session, notification_tasks.send_batch, items=[{"user_id": first}])
+        malformed = payloads.store(
+            session, notifications.PAYLOAD_KIND, {"user_id": first}, subject_user_id=first
+        )
+        bad = defer(session, notification_tasks.send_batch, payload_ids=[malformed])
 
     _run()
 
@@ -193,15 +204,7 @@ def test_daily_digests_are_deferred_once_per_tick_and_delivered(
 
     with session_factory() as session:
         [digest] = jobs(session, "email.send_daily_digest")
-    assert digest["args"] == {
-        "user_id": reader.id,
-        "day": tick.date().isoformat(),
-        "recommendations": [
-            {"title": "Data Engineer at Acme", "detail": "80% skills match", "path": "/jobs/4"}
-        ],
-        "achievement_progress": [],
-        "highlights": ["You have 1 unread notification."],
-    }
+    assert digest["args"] == {"user_id": reader.id, "timestamp": int(tick.timestamp())}
     assert quiet.id != digest["args"]["user_id"]
 
     run_worker_until_idle(queues=["email"])

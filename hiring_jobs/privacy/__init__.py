@@ -1,0 +1,1 @@
+"""Candidate personal data: where it lives, masking, retention, export and erasure."""
