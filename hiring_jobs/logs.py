@@ -5,6 +5,9 @@ queue; inside a web request, its request id, which `defer` copies into the jobs 
 request enqueues (as the reserved `_request_id` argument), so one id follows a piece of
 work from the HTTP request through every job and attempt it causes (seed 003's
 correlation).
+
+Every handler masks emails, phone numbers and `Name <email>` names in messages, context
+and tracebacks (hiring_jobs.privacy.masking.MaskingFilter): always on, there is no switch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from hiring_jobs.privacy.masking import MaskingFilter
 
 # Job arguments key that carries the request id; stripped before the task is called.
 REQUEST_ID_ARG = "_request_id"
@@ -74,7 +79,8 @@ class JsonFormatter(logging.Formatter):
         if action:
             entry["action"] = action
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            # MaskingFilter leaves the masked traceback in exc_text: print that one.
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
@@ -90,6 +96,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
+    handler.addFilter(MaskingFilter())  # after the context is attached: it is masked too
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from hiring_jobs.settings import get_settings
-from web import db, errors, filters, request_id, security
+from web import db, errors, filters, masking, request_id, security
 
 # Room for the multipart envelope around the largest accepted file.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app, settings)
     errors.init_app(app)
     filters.init_app(app)
+    masking.init_app(app)
 
     from web import api, auth, health, pages
     from web.admin import bp as admin_bp

@@ -18,6 +18,7 @@ from web.admin import (  # noqa: E402
     outbox,
     overview,
     periodic,
+    reveal,
     workers,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "outbox",
     "overview",
     "periodic",
+    "reveal",
     "workers",
 ]

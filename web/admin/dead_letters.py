@@ -15,6 +15,7 @@ from hiring_jobs.queue import dead_letters as dlq
 from web.admin import bp
 from web.admin.common import actor, int_arg
 from web.db import get_session
+from web.queries.related import known_names
 from web.security import login_required, operator_required
 
 PAGE_SIZE = 50
@@ -63,7 +64,10 @@ def dead_letter(job_id: int) -> str:
     except dlq.DeadLetterError as exc:
         abort(404, description=str(exc))
     return render_template(
-        "admin/dead_letter.html", letter=letter, reviews=dlq.reviews(session, job_id)
+        "admin/dead_letter.html",
+        letter=letter,
+        reviews=dlq.reviews(session, job_id),
+        names=known_names(session, letter.args),
     )
 
 

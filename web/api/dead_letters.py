@@ -12,6 +12,7 @@ from web.admin.common import actor, int_arg
 from web.api import bp
 from web.api.common import json_body
 from web.db import get_session
+from web.masking import masked, masked_fields
 from web.security import login_required, operator_required
 
 MAX_NOTES = 2000
@@ -26,7 +27,8 @@ def dead_letter_stats() -> ResponseReturnValue:
 @bp.get("/dead-letters/groups")
 @login_required
 def dead_letter_groups() -> ResponseReturnValue:
-    return jsonify(groups=[dataclasses.asdict(g) for g in dlq.groups(get_session())])
+    groups = dlq.groups(get_session())
+    return jsonify(groups=[masked_fields(dataclasses.asdict(group)) for group in groups])
 
 
 @bp.get("/dead-letters")
@@ -39,7 +41,7 @@ def pending() -> ResponseReturnValue:
         before_id=int_arg("before"),
         limit=min(int_arg("limit") or 50, 500),
     )
-    return jsonify(dead_letters=[dataclasses.asdict(letter) for letter in letters])
+    return jsonify(dead_letters=[masked_fields(dataclasses.asdict(letter)) for letter in letters])
 
 
 @bp.get("/dead-letters/<int:job_id>")
@@ -53,14 +55,14 @@ def dead_letter(job_id: int) -> ResponseReturnValue:
     reviews = [
         {
             "action": review.action.value,
-            "notes": review.notes,
+            "notes": masked(review.notes),
             "reviewed_by": review.reviewed_by,
             "reviewed_at": review.reviewed_at,
             "retry_job_id": review.retry_job_id,
         }
         for review in dlq.reviews(session, job_id)
     ]
-    return jsonify(dead_letter=dataclasses.asdict(letter), reviews=reviews)
+    return jsonify(dead_letter=masked_fields(dataclasses.asdict(letter)), reviews=reviews)
 
 
 def _notes() -> str:

@@ -15,6 +15,7 @@ from web.admin.jobs import bulk_plan, job_detail_data
 from web.api import bp
 from web.api.common import json_body
 from web.db import get_session
+from web.masking import masked_fields
 from web.queries import actions
 from web.queries import jobs as job_queries
 from web.security import login_required, operator_required
@@ -37,7 +38,7 @@ def list_jobs() -> ResponseReturnValue:
     )
     count = job_queries.capped_count(session, *job_filter.conditions())
     return jsonify(
-        jobs=page.rows,
+        jobs=[masked_fields(row) for row in page.rows],
         count=count.as_dict(),
         filter=job_filter.as_query(),
         older={"before": page.older} if page.older else None,
@@ -49,8 +50,13 @@ def list_jobs() -> ResponseReturnValue:
 @login_required
 def job(job_id: int) -> ResponseReturnValue:
     data = job_detail_data(job_id)
-    data["related"] = [dataclasses.asdict(item) for item in data["related"]]
-    return jsonify(data)
+    names = data["names"]  # used for masking, never sent
+    return jsonify(
+        job=masked_fields(data["job"], names),
+        events=data["events"],
+        attempts=[masked_fields(attempt, names) for attempt in data["attempts"]],
+        related=[masked_fields(dataclasses.asdict(item), names) for item in data["related"]],
+    )
 
 
 @bp.get("/jobs/<int:job_id>/status")
@@ -59,7 +65,7 @@ def status(job_id: int) -> ResponseReturnValue:
     found = job_status(get_session(), job_id)
     if found is None:
         abort(404, description=f"no job {job_id}: it never existed or was deleted")
-    return jsonify(found.as_dict())
+    return jsonify(masked_fields(found.as_dict()))
 
 
 def _act(job_id: int, run: Any) -> ResponseReturnValue:
@@ -71,7 +77,7 @@ def _act(job_id: int, run: Any) -> ResponseReturnValue:
         return jsonify(error=str(exc), status=409), 409
     session.commit()
     found = job_status(session, job_id)
-    return jsonify(found.as_dict() if found else {"job_id": job_id})
+    return jsonify(masked_fields(found.as_dict()) if found else {"job_id": job_id})
 
 
 @bp.post("/jobs/<int:job_id>/retry")

@@ -15,8 +15,9 @@ from web.admin.periodic import run_periodic_now
 from web.admin.workers import workers_data
 from web.api import bp
 from web.db import get_session
+from web.masking import masked_fields
 from web.queries import periodic
-from web.queries.outbox import list_outbox
+from web.queries.outbox import list_outbox, recipient_names
 from web.security import login_required, operator_required
 
 
@@ -65,17 +66,22 @@ def run_periodic(key: str) -> ResponseReturnValue:
 @bp.get("/outbox")
 @login_required
 def outbox() -> ResponseReturnValue:
-    rows = list_outbox(get_session(), before=int_arg("before"))
+    session = get_session()
+    rows = list_outbox(session, before=int_arg("before"))
+    names = recipient_names(session, (row.recipient for row in rows))
     return jsonify(
         emails=[
-            {
-                "id": row.id,
-                "recipient": row.recipient,
-                "subject": row.subject,
-                "template": row.template,
-                "job_id": row.job_id,
-                "created_at": row.created_at,
-            }
+            masked_fields(
+                {
+                    "id": row.id,
+                    "recipient": row.recipient,
+                    "subject": row.subject,
+                    "template": row.template,
+                    "job_id": row.job_id,
+                    "created_at": row.created_at,
+                },
+                names.get(row.recipient, ()),
+            )
             for row in rows
         ]
     )
@@ -90,15 +96,17 @@ def audit() -> ResponseReturnValue:
     rows = get_session().scalars(query)
     return jsonify(
         entries=[
-            {
-                "id": row.id,
-                "at": row.at,
-                "actor": row.actor,
-                "action": row.action,
-                "target": row.target,
-                "job_count": row.job_count,
-                "details": row.details,
-            }
+            masked_fields(
+                {
+                    "id": row.id,
+                    "at": row.at,
+                    "actor": row.actor,
+                    "action": row.action,
+                    "target": row.target,
+                    "job_count": row.job_count,
+                    "details": row.details,
+                }
+            )
             for row in rows
         ]
     )

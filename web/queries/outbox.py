@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+from collections.abc import Iterable
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hiring_jobs.models import DeliveryStatus, EmailDelivery
+from hiring_jobs.models import DeliveryStatus, EmailDelivery, User
 
 
 def list_outbox(
@@ -21,6 +22,17 @@ def list_outbox(
     if before is not None:
         query = query.where(EmailDelivery.id < before)
     return list(session.scalars(query.order_by(EmailDelivery.id.desc()).limit(limit)))
+
+
+def recipient_names(session: Session, recipients: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Recipient address -> the user's full name, to mask it in subjects and bodies."""
+    wanted = {recipient.lower(): recipient for recipient in recipients}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.email, User.full_name).where(func.lower(User.email).in_(list(wanted)))
+    )
+    return {wanted[email.lower()]: (name,) for email, name in rows if email.lower() in wanted}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import Application, EmailDelivery, JobPosting, Resume, User
@@ -76,3 +76,21 @@ def _emails(session: Session, job_id: int) -> list[Related]:
     return [
         Related("email", "job", row.id, f"{row.status.value}: {row.subject}", True) for row in rows
     ]
+
+
+def known_names(session: Session, args: dict[str, Any]) -> tuple[str, ...]:
+    """Full names of the people a job's arguments point at, to mask them in its free text.
+
+    Patterns find emails and phone numbers anywhere, but a name only where it is known.
+    """
+    user_ids = {found for key in _USER_KEYS if (found := _int(args.get(key))) is not None}
+    conditions = [User.id.in_(user_ids)] if user_ids else []
+    if (application_id := _int(args.get("application_id"))) is not None:
+        conditions.append(
+            User.id.in_(select(Application.candidate_id).where(Application.id == application_id))
+        )
+    if (resume_id := _int(args.get("resume_id"))) is not None:
+        conditions.append(User.id.in_(select(Resume.user_id).where(Resume.id == resume_id)))
+    if not conditions:
+        return ()
+    return tuple(session.scalars(select(User.full_name).where(or_(*conditions))))
