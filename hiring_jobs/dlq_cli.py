@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs import db
 from hiring_jobs.models import JobAttempt
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.privacy.masking import mask_text, mask_value
+from hiring_jobs.queue import audit, dead_letters
 
 
 def _actor() -> str:
@@ -73,14 +74,23 @@ def list_(task: str | None, fingerprint: str | None, limit: int) -> None:
         click.echo("no pending failures")
     for letter in letters:
         failed = f"{letter.failed_at:%Y-%m-%d %H:%M:%S}" if letter.failed_at else "-"
-        error = f"{letter.exception_type or '?'}: {letter.error_message or ''}"
+        error = f"{letter.exception_type or '?'}: {mask_text(letter.error_message or '')}"
         click.echo(f"{letter.job_id:>10}  {failed}  {letter.task_name:<32}  {error[:100]}")
 
 
 @dlq.command()
 @click.argument("job_id", type=int)
-def show(job_id: int) -> None:
-    """A failed job: arguments, every attempt, the last traceback, its reviews."""
+@click.option(
+    "--unmasked",
+    is_flag=True,
+    help="Show emails, phone numbers and names as stored (written to the audit log).",
+)
+@by_option
+def show(job_id: int, unmasked: bool, by: str) -> None:
+    """A failed job: arguments, every attempt, the last traceback, its reviews.
+
+    Personal data is masked, as in the admin UI, unless --unmasked.
+    """
 
     def load(session: Session) -> tuple[Any, list[JobAttempt], list[Any]]:
         letter = dead_letters.get(session, job_id)
@@ -89,29 +99,37 @@ def show(job_id: int) -> None:
                 select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.id)
             )
         )
+        if unmasked:
+            details = {"source": "dead_letter", "id": job_id, "via": "cli"}
+            audit.record(
+                session, actor=by, action="reveal", target=f"job {job_id}", details=details
+            )
         return letter, attempts, dead_letters.reviews(session, job_id)
 
     letter, attempts, reviews = _in_session(load)
+    shown: Callable[[Any], Any] = (lambda value: value) if unmasked else mask_value
     click.echo(f"job {letter.job_id}: {letter.task_name} on queue {letter.queue}")
-    click.echo(f"arguments: {letter.args}")
+    click.echo(f"arguments: {shown(letter.args)}")
     click.echo(f"fingerprint: {letter.error_fingerprint}")
     for attempt in attempts:
         duration = f"{attempt.duration_ms:.0f} ms" if attempt.duration_ms is not None else "-"
         started = f"{attempt.started_at:%Y-%m-%d %H:%M:%S}"
         error = (
-            f": {attempt.exception_type}: {attempt.error_message}" if attempt.exception_type else ""
+            f": {attempt.exception_type}: {shown(attempt.error_message)}"
+            if attempt.exception_type
+            else ""
         )
         click.echo(
             f"  attempt {attempt.attempt}: {attempt.outcome} at {started} ({duration})"
             f" on {attempt.hostname} pid {attempt.pid}{error}"
         )
     if attempts and attempts[-1].traceback:
-        click.echo("\nlast traceback:\n" + attempts[-1].traceback)
+        click.echo("\nlast traceback:\n" + shown(attempts[-1].traceback))
     for review in reviews:
         retried = f" as job {review.retry_job_id}" if review.retry_job_id else ""
         click.echo(
             f"review: {review.action}{retried} by {review.reviewed_by} at "
-            f"{review.reviewed_at:%Y-%m-%d %H:%M:%S}: {review.notes}"
+            f"{review.reviewed_at:%Y-%m-%d %H:%M:%S}: {shown(review.notes)}"
         )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs.models import AuditLogEntry
 from hiring_jobs.queue import dead_letters
 from hiring_jobs.queue.defer import defer
 from tests.support import tasks
@@ -43,6 +45,26 @@ def test_stats_list_show_then_retry_one(
         [review] = dead_letters.reviews(session, first)
     assert f"job {first} re-queued as job {new_job['id']}" in retried.stdout
     assert (review.reviewed_by, review.notes) == ("ana", "relay fixed")
+
+
+def test_show_masks_personal_data_unless_unmasked_which_is_audited(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    [job_id] = _failed_jobs(session_factory, "mailbox ada.lovelace@example.com is full")
+    env = cli_env(DATABASE_URL=database_url)
+
+    listed = run_cli("dlq", "list", env=env)
+    shown = run_cli("dlq", "show", str(job_id), env=env)
+    for output in (listed.stdout, shown.stdout):
+        assert "ada.lovelace@example.com" not in output
+        assert "a***@e***.com" in output
+
+    unmasked = run_cli("dlq", "show", str(job_id), "--unmasked", "--by", "ana", env=env)
+    assert "ada.lovelace@example.com" in unmasked.stdout
+    with session_factory() as session:
+        [entry] = session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == "reveal"))
+    assert (entry.actor, entry.target) == ("ana", f"job {job_id}")
+    assert "ada.lovelace" not in str(entry.details)
 
 
 def test_bulk_discard_by_task_and_review(
