@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import Notification, User
-from hiring_jobs.queue.defer import batch_defer, defer
+from hiring_jobs.queue.defer import FAST_BATCH_MIN, batch_defer, defer
 from tests.support import tasks
 from tests.support.factories import make_user
 from tests.support.jobs import jobs, run_worker_until_idle
@@ -137,6 +137,41 @@ def test_batch_defer_inserts_every_job_in_the_transaction(
     run_worker_until_idle(concurrency=4)
     with session_factory() as fresh:
         assert fresh.scalar(select(func.count()).select_from(Notification)) == 50
+
+
+def test_a_large_batch_takes_the_fast_insert_and_rolls_back_with_the_transaction(
+    session_factory: sessionmaker[Session],
+) -> None:
+    count = FAST_BATCH_MIN + 150
+    with session_factory() as session, session.begin():
+        user = make_user(session)
+        kwargs = [{"user_id": user.id, "message": str(n)} for n in range(count)]
+        ids = batch_defer(session, tasks.record, kwargs, options={"priority": 3})
+    with session_factory() as fresh:
+        stored = jobs(fresh)
+    assert [job["id"] for job in stored] == ids, "ids in the arguments' order"
+    assert [job["args"]["message"] for job in stored] == [str(n) for n in range(count)]
+    assert {(job["task_name"], job["priority"]) for job in stored} == {("tests.record", 3)}
+
+    with session_factory() as session, session.begin():
+        batch_defer(session, tasks.record, kwargs)
+        session.rollback()
+    with session_factory() as fresh:
+        assert len(jobs(fresh)) == count
+
+
+def test_a_large_batch_with_a_queueing_lock_conflict_leaves_the_transaction_usable(
+    session_factory: sessionmaker[Session],
+) -> None:
+    options = {"queueing_lock": "nightly-import"}
+    kwargs = [{"user_id": 0, "message": str(n)} for n in range(FAST_BATCH_MIN)]
+    with session_factory() as session, session.begin():
+        defer(session, tasks.record, options=options, user_id=0, message="first")
+        with pytest.raises(AlreadyEnqueued):
+            batch_defer(session, tasks.record, kwargs, options=options)
+        defer(session, tasks.record, user_id=0, message="after")
+    with session_factory() as fresh:
+        assert [job["args"]["message"] for job in jobs(fresh)] == ["first", "after"]
 
 
 @pytest.mark.parametrize(
