@@ -3,6 +3,12 @@
 Procrastinate keeps no error, traceback, result or timing on the job; this is where the
 dead-letter queue, job status and the admin pages read them from. Being a *worker*
 middleware, it wraps sync and async tasks alike, so no task has to remember anything.
+
+Each attempt costs two writes: its `running` row before the task runs (the workers page
+and the rescue of stalled jobs read it) and the update at its end. The attempts of one
+worker that start (or end) while the previous such write is in flight are written
+together, in one statement (queue/coalesce.py): the jobs of a fetched batch start at the
+same moment, so under load this is one INSERT and one UPDATE per batch instead of per job.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import os
 import re
 import socket
 import traceback
+import weakref
 from typing import Any
 
 from procrastinate import JobContext, exceptions
+from procrastinate.connector import BaseAsyncConnector
 from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
 
 from hiring_jobs.logs import current_request_id
 from hiring_jobs.models import AttemptOutcome
+from hiring_jobs.queue.coalesce import Coalescer
 from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -59,6 +68,45 @@ WHERE id = %(attempt_id)s
 """
 
 
+# Several starts at once: ids taken in the CTE, so each row's id is known by its position
+# (RETURNING has no order), then inserted.
+START_ATTEMPTS = """
+WITH started AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('job_attempts', 'id')) AS id, s.*
+      FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
+                  %(queue)s::text[], %(worker_name)s::text[], %(hostname)s::text[],
+                  %(pid)s::int[], %(request_id)s::text[])
+           WITH ORDINALITY
+           AS s(job_id, attempt, task_name, queue, worker_name, hostname, pid, request_id, n)
+), inserted AS (
+    INSERT INTO job_attempts
+        (id, job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
+    SELECT id, job_id, attempt, task_name, queue, 'running', worker_name, hostname, pid,
+           request_id
+      FROM started
+)
+SELECT id FROM started ORDER BY n
+"""
+
+FINISH_ATTEMPTS = """
+UPDATE job_attempts
+SET outcome = f.outcome,
+    finished_at = now(),
+    duration_ms = extract(epoch FROM now() - job_attempts.started_at) * 1000,
+    exception_type = f.exception_type,
+    error_message = f.error_message,
+    traceback = f.traceback,
+    error_fingerprint = f.error_fingerprint,
+    result = f.result::jsonb
+FROM unnest(%(attempt_id)s::bigint[], %(outcome)s::text[], %(exception_type)s::text[],
+            %(error_message)s::text[], %(traceback)s::text[], %(error_fingerprint)s::text[],
+            %(result)s::text[])
+     AS f(attempt_id, outcome, exception_type, error_message, traceback, error_fingerprint,
+          result)
+WHERE job_attempts.id = f.attempt_id
+"""
+
+
 def do_not_store_result(task_name: str) -> None:
     """Opt a task out of result storage (call at import, next to the task)."""
     _results_not_stored.add(task_name)
@@ -66,16 +114,17 @@ def do_not_store_result(task_name: str) -> None:
 
 async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:
     job = context.job
-    attempt_id = await _start(context)
+    writer = _writer(worker, context)
+    attempt_id = await writer.start(context)
     logger.info("attempt %d of job %s (%s) started", job.attempts + 1, job.id, job.task_name)
     try:
         result = await call_next()
     except BaseException as exc:
-        await _finish(context, attempt_id, outcome=outcome_of(exc), error=exc)
+        await writer.finish(attempt_id, outcome=outcome_of(exc), error=exc)
         logger.info("attempt of job %s ended: %s: %s", job.id, type(exc).__name__, exc)
         raise
     stored = None if job.task_name in _results_not_stored else result
-    await _finish(context, attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
+    await writer.finish(attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
     return result
 
 
@@ -87,41 +136,99 @@ def outcome_of(exc: BaseException) -> AttemptOutcome:
     return AttemptOutcome.FAILED
 
 
-async def _start(context: JobContext) -> int:
-    job = context.job
-    row = await context.app.connector.execute_query_one_async(
-        START_ATTEMPT,  # type: ignore[arg-type]
-        job_id=job.id,
-        attempt=job.attempts + 1,
-        task_name=job.task_name,
-        queue=job.queue,
-        worker_name=context.worker_name,
-        hostname=HOSTNAME,
-        pid=os.getpid(),
-        request_id=current_request_id(),
-    )
-    return int(row["id"])
+Row = dict[str, Any]
 
 
-async def _finish(
-    context: JobContext,
-    attempt_id: int,
-    *,
-    outcome: AttemptOutcome,
-    error: BaseException | None = None,
-    result: Any = None,
-) -> None:
-    try:
-        await context.app.connector.execute_query_async(
-            FINISH_ATTEMPT,  # type: ignore[arg-type]
-            attempt_id=attempt_id,
-            outcome=outcome.value,
-            result=_result_json(result),
-            **error_fields(error),
+class AttemptWriter:
+    """One worker's attempt rows: starts written together, ends written together."""
+
+    def __init__(self, connector: BaseAsyncConnector) -> None:
+        self._connector = connector
+        self._starts: Coalescer[Row, int] = Coalescer(
+            one=self._start_one, many=self._start_many, name="start attempts"
         )
-    except Exception:
-        # The job's own outcome matters more than its bookkeeping: log, do not fail it.
-        logger.exception("could not record the end of attempt %s", attempt_id)
+        self._ends: Coalescer[Row, None] = Coalescer(
+            one=self._finish_one, many=self._finish_many, name="finish attempts"
+        )
+
+    async def start(self, context: JobContext) -> int:
+        """Write the attempt's `running` row; return its id."""
+        job = context.job
+        return await self._starts.submit(
+            {
+                "job_id": job.id,
+                "attempt": job.attempts + 1,
+                "task_name": job.task_name,
+                "queue": job.queue,
+                "worker_name": context.worker_name,
+                "hostname": HOSTNAME,
+                "pid": os.getpid(),
+                "request_id": current_request_id(),
+            }
+        )
+
+    async def finish(
+        self,
+        attempt_id: int,
+        *,
+        outcome: AttemptOutcome,
+        error: BaseException | None = None,
+        result: Any = None,
+    ) -> None:
+        """Record the attempt's end; never raises: the job's outcome matters more."""
+        try:
+            await self._ends.submit(
+                {
+                    "attempt_id": attempt_id,
+                    "outcome": outcome.value,
+                    "result": _result_json(result),
+                    **error_fields(error),
+                }
+            )
+        except Exception:
+            logger.exception("could not record the end of attempt %s", attempt_id)
+
+    async def _start_one(self, row: Row) -> int:
+        found = await self._connector.execute_query_one_async(
+            START_ATTEMPT,  # type: ignore[arg-type]
+            **row,
+        )
+        return int(found["id"])
+
+    async def _start_many(self, rows: list[Row]) -> list[int]:
+        found = await self._connector.execute_query_all_async(
+            START_ATTEMPTS,  # type: ignore[arg-type]
+            **_columns(rows),
+        )
+        return [int(row["id"]) for row in found]
+
+    async def _finish_one(self, row: Row) -> None:
+        await self._connector.execute_query_async(
+            FINISH_ATTEMPT,  # type: ignore[arg-type]
+            **row,
+        )
+
+    async def _finish_many(self, rows: list[Row]) -> list[None]:
+        await self._connector.execute_query_async(
+            FINISH_ATTEMPTS,  # type: ignore[arg-type]
+            **_columns(rows),
+        )
+        return [None] * len(rows)
+
+
+def _columns(rows: list[Row]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+# One writer per worker (a worker runs on one event loop and one connector).
+_writers: weakref.WeakKeyDictionary[Worker, AttemptWriter] = weakref.WeakKeyDictionary()
+
+
+def _writer(worker: Worker, context: JobContext) -> AttemptWriter:
+    writer = _writers.get(worker)
+    if writer is None:
+        writer = _writers[worker] = AttemptWriter(context.app.connector)  # type: ignore[arg-type]
+    return writer
 
 
 def error_fields(error: BaseException | None) -> dict[str, str | None]:

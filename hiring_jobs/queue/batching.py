@@ -4,9 +4,9 @@ Procrastinate's worker fetches one job per statement, in a serial loop, and fini
 job with a statement of its own. `BatchingWorker` fetches as many jobs as it has free
 slots (at most the batch size) in one statement, with the same selection as
 `procrastinate_fetch_job_v2` (queues, schedule, priority then id, locks, SKIP LOCKED),
-and finishes together the jobs that end while a finish statement is in flight. Nothing
-waits to fill a batch: batches only form under load, so latency does not grow, and a
-worker still never holds more jobs than it can run at once.
+and finishes together the jobs that end while a finish statement is in flight
+(queue/coalesce.py). Nothing waits to fill a batch: batches only form under load, so
+latency does not grow, and a worker still never holds more jobs than it can run at once.
 
 Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why:
 - it overrides two private methods of `procrastinate.worker.Worker`:
@@ -31,9 +31,9 @@ from procrastinate import job_context, jobs, retry, sql, utils
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
-logger = logging.getLogger(__name__)
+from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
 
-MAX_BATCH = 1000
+logger = logging.getLogger(__name__)
 
 # procrastinate_fetch_job_v2 (sql/schema.sql of 3.10) with LIMIT n instead of 1, and its
 # lock rule written `lock IS NULL OR NOT EXISTS (...)` (the same rule): upstream's form lets
@@ -179,54 +179,30 @@ class BatchingWorker(Worker):
 class Finisher:
     """Finishes jobs in batches: those that end while a statement runs go in the next one.
 
-    A batch statement that fails (a job no longer `doing`, say) is retried job by job, so
-    each job gets its own outcome, exactly as with one statement per job.
+    One job finishing alone runs upstream's own statement; a batch statement that fails (a
+    job no longer `doing`, say) is retried job by job, so each job gets its own outcome,
+    exactly as with one statement per job.
     """
 
     def __init__(self, connector: BaseAsyncConnector, max_batch: int = MAX_BATCH) -> None:
         self._connector = connector
-        self._max_batch = max_batch
-        self._pending: list[tuple[int, str, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._coalescer: Coalescer[tuple[int, str], None] = Coalescer(
+            one=self._finish_one, many=self._finish_many, name="finish jobs", max_batch=max_batch
+        )
 
     async def finish(self, job_id: int, status: jobs.Status) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((job_id, status.value, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush(), name="finish jobs")
-        await future
+        await self._coalescer.submit((job_id, status.value))
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            try:
-                await self._connector.execute_query_async(
-                    FINISH_JOBS,  # type: ignore[arg-type]
-                    ids=[job_id for job_id, _, _ in batch],
-                    statuses=[status for _, status, _ in batch],
-                )
-            except Exception:
-                if len(batch) > 1:
-                    logger.warning("finishing %d jobs together failed; one by one", len(batch))
-                await self._one_by_one(batch)
-            else:
-                for _, _, future in batch:
-                    _resolve(future)
+    async def _finish_one(self, job: tuple[int, str]) -> None:
+        job_id, status = job
+        await self._connector.execute_query_async(
+            sql.queries["finish_job"], job_id=job_id, status=status, delete_job=False
+        )
 
-    async def _one_by_one(self, batch: list[tuple[int, str, asyncio.Future[None]]]) -> None:
-        for job_id, status, future in batch:
-            try:
-                await self._connector.execute_query_async(
-                    sql.queries["finish_job"], job_id=job_id, status=status, delete_job=False
-                )
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-            else:
-                _resolve(future)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():  # its job's task may have been cancelled meanwhile
-        future.set_result(None)
+    async def _finish_many(self, batch: list[tuple[int, str]]) -> list[None]:
+        await self._connector.execute_query_async(
+            FINISH_JOBS,  # type: ignore[arg-type]
+            ids=[job_id for job_id, _ in batch],
+            statuses=[status for _, status in batch],
+        )
+        return [None] * len(batch)

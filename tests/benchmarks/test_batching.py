@@ -14,11 +14,12 @@ import pytest
 from procrastinate import exceptions, jobs
 from sqlalchemy.orm import Session, sessionmaker
 
-from hiring_jobs.app import app, make_connector
+from hiring_jobs.app import make_connector
 from hiring_jobs.queue import batching
 from hiring_jobs.queue.defer import batch_defer
 from tests.support import tasks
 from tests.support.factories import make_user
+from tests.support.jobs import run_batching_worker_until_idle
 from tests.support.processes import cli_env, start_cli, wait_for
 
 
@@ -121,7 +122,7 @@ def test_the_batching_worker_runs_every_job_once_with_upstream_states(
         batch_defer(session, tasks.echo, [{"value": n} for n in range(120)])
         batch_defer(session, tasks.fail, [{"message": f"bad {n}"} for n in range(10)])
 
-    asyncio.run(_run_until_idle(batch_size=8, concurrency=8))
+    asyncio.run(run_batching_worker_until_idle(batch_size=8, concurrency=8))
 
     statuses = dict(
         conn.execute("SELECT status, count(*) FROM procrastinate_jobs GROUP BY 1").fetchall()
@@ -136,26 +137,6 @@ def test_the_batching_worker_runs_every_job_once_with_upstream_states(
         "SELECT outcome, count(*) FROM job_attempts GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert attempts == [("failed", 10), ("succeeded", 120)]
-
-
-async def _run_until_idle(*, batch_size: int, concurrency: int) -> None:
-    app.perform_import_paths()
-    registry = app.periodic_registry
-    saved, registry.periodic_tasks = registry.periodic_tasks, {}
-    connector = make_connector(max_size=concurrency + 3, job_state=True)
-    try:
-        with app.replace_connector(connector):
-            async with app.open_async():
-                worker = batching.make_worker(
-                    app,
-                    batch_size=batch_size,
-                    **{**app.worker_defaults, "concurrency": concurrency, "wait": False},
-                    install_signal_handlers=False,
-                )
-                assert isinstance(worker, batching.BatchingWorker)
-                await asyncio.wait_for(worker.run(), timeout=120)
-    finally:
-        registry.periodic_tasks = saved
 
 
 @pytest.mark.slow

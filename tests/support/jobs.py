@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from procrastinate import PsycopgConnector
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from hiring_jobs.app import app
+from hiring_jobs.app import app, make_connector
+from hiring_jobs.queue import batching
 
 
 def run_worker_until_idle(
@@ -26,6 +29,30 @@ def run_worker_until_idle(
         app.run_worker(
             wait=False, queues=queues, concurrency=concurrency, install_signal_handlers=False
         )
+    finally:
+        registry.periodic_tasks = saved
+
+
+async def run_batching_worker_until_idle(
+    *, batch_size: int, concurrency: int, connector: PsycopgConnector | None = None
+) -> None:
+    """A worker as `hiring-jobs worker` runs it (batched fetch and finish, job-state
+    connector), in this process, until no job is left to start."""
+    app.perform_import_paths()
+    registry = app.periodic_registry
+    saved, registry.periodic_tasks = registry.periodic_tasks, {}
+    if connector is None:
+        connector = make_connector(max_size=concurrency + 3, job_state=True)
+    try:
+        with app.replace_connector(connector):
+            async with app.open_async():
+                worker = batching.make_worker(
+                    app,
+                    batch_size=batch_size,
+                    **{**app.worker_defaults, "concurrency": concurrency, "wait": False},
+                    install_signal_handlers=False,
+                )
+                await asyncio.wait_for(worker.run(), timeout=120)
     finally:
         registry.periodic_tasks = saved
 
