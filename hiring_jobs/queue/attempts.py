@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 # Bounded sizes: one huge traceback or result must not bloat the table.
 MAX_TRACEBACK_CHARS = 32_000
 MAX_MESSAGE_CHARS = 2_000
+MAX_TYPE_CHARS = 200  # job_attempts.exception_type
 MAX_RESULT_BYTES = 64_000
 
 HOSTNAME = socket.gethostname()
@@ -231,10 +232,15 @@ def _writer(worker: Worker, context: JobContext) -> AttemptWriter:
     return writer
 
 
+def _fit(text: str, limit: int) -> str:
+    """At most `limit` characters, keeping the end (the class name is the telling part)."""
+    return text if len(text) <= limit else "\u2026" + text[-(limit - 1) :]
+
+
 def error_fields(error: BaseException | None) -> dict[str, str | None]:
     if error is None:
         return dict.fromkeys(("exception_type", "error_message", "traceback", "error_fingerprint"))
-    exception_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    exception_type = _fit(f"{type(error).__module__}.{type(error).__qualname__}", MAX_TYPE_CHARS)
     message = str(error)[:MAX_MESSAGE_CHARS]
     return {
         "exception_type": exception_type,

@@ -118,8 +118,14 @@ class LongNamedError(Exception):
     pass
 
 
-# A name longer than job_attempts.exception_type (200): its attempt's end cannot be written.
+# A name longer than job_attempts.exception_type (200 characters).
 LongNamedError.__qualname__ = "E" * 250
+
+
+class _NoSuchOutcome:
+    """An outcome the table's CHECK constraint refuses: its attempt's end cannot be written."""
+
+    value = "no such outcome"
 
 
 async def _with_writer(
@@ -208,7 +214,7 @@ def test_a_failing_batch_of_attempt_writes_falls_back_to_one_by_one(
         # An end that cannot be written is logged, never raised: the other ends still land.
         await asyncio.gather(
             writer.finish(first, outcome=AttemptOutcome.SUCCEEDED, result=1),
-            writer.finish(third, outcome=AttemptOutcome.FAILED, error=LongNamedError("boom")),
+            writer.finish(third, outcome=_NoSuchOutcome(), error=RuntimeError("boom")),  # type: ignore[arg-type]
         )
         assert log.count(attempts.FINISH_ATTEMPTS) == 1
         assert log.count(attempts.FINISH_ATTEMPT) == 2
@@ -225,6 +231,21 @@ def test_a_failing_batch_of_attempt_writes_falls_back_to_one_by_one(
         1,
     )
     assert (rows[203].id, rows[203].outcome) == (third, AttemptOutcome.RUNNING)
+
+
+def test_an_exception_name_too_long_for_its_column_keeps_its_end(
+    session_factory: sessionmaker[Session],
+) -> None:
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
+        attempt_id = await writer.start(_context(301))
+        await writer.finish(attempt_id, outcome=AttemptOutcome.FAILED, error=LongNamedError("x"))
+
+    asyncio.run(_with_writer(body))
+
+    [row] = _attempts(session_factory)
+    assert row.outcome == AttemptOutcome.FAILED
+    assert row.exception_type is not None and len(row.exception_type) == 200
+    assert row.exception_type.endswith("E" * 150)
 
 
 def test_a_batching_worker_coalesces_attempt_writes_and_records_each_attempt(
