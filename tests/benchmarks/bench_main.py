@@ -352,12 +352,6 @@ def section_middleware(bench: Bench, sizes: Sizes, options: Options, report: Rep
     variants = {
         "all three (production)": {},
         "all three, log level WARNING": {"HIRING_JOBS_LOG_LEVEL": "WARNING"},
-        "attempts as one INSERT at the end": {
-            "BENCH_MIDDLEWARE": "context,attempts_once,time_limits"
-        },
-        "attempts as one INSERT, batched across jobs": {
-            "BENCH_MIDDLEWARE": "context,attempts_batched,time_limits"
-        },
         "without record_attempts": {"BENCH_MIDDLEWARE": "context,time_limits"},
         "none": {"BENCH_MIDDLEWARE": "none"},
     }
