@@ -15,6 +15,7 @@ from hiring_jobs import db, embedded
 from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.logs import configure_logging
+from hiring_jobs.privacy.cli import erase_candidate, export_candidate
 from hiring_jobs.schedules import schedule
 from hiring_jobs.settings import SettingsError, get_settings
 
@@ -173,6 +174,8 @@ def _export_database_url() -> None:
 
 main.add_command(bench)
 main.add_command(dlq)
+main.add_command(erase_candidate)
+main.add_command(export_candidate)
 main.add_command(schedule)
 
 

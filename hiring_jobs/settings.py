@@ -17,6 +17,11 @@ class SettingsError(ValueError):
     """A configuration variable holds a value we cannot use."""
 
 
+# Retention periods are whole days from 1 to a century: 0 would remove data as it is
+# written, and far larger values overflow date arithmetic.
+MAX_RETENTION_DAYS = 36500
+
+
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
@@ -36,6 +41,10 @@ def _env_int_between(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _retention_days(name: str, default: int) -> int:
+    return _env_int_between(name, default, 1, MAX_RETENTION_DAYS)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -98,6 +107,12 @@ class Settings:
     max_tasks_per_child: int
     heartbeat_seconds: float
     rescue_interval_seconds: int
+    # Retention of personal data, in days (privacy/retention.py): resume text and files
+    # after the candidate's last application closed, mail bodies after sending, and the
+    # arguments, errors and results of finished jobs.
+    retain_resume_days: int
+    retain_email_body_days: int
+    retain_job_details_days: int
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -159,6 +174,9 @@ class Settings:
             rescue_interval_seconds=min(
                 59, max(1, _env_int("HIRING_JOBS_RESCUE_INTERVAL_SECONDS", 15))
             ),
+            retain_resume_days=_retention_days("HIRING_JOBS_RETAIN_RESUME_DAYS", 180),
+            retain_email_body_days=_retention_days("HIRING_JOBS_RETAIN_EMAIL_BODY_DAYS", 30),
+            retain_job_details_days=_retention_days("HIRING_JOBS_RETAIN_JOB_DETAILS_DAYS", 14),
         )
 
 

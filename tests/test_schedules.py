@@ -27,6 +27,7 @@ EXPECTED = {
     ("notifications.send_daily_digests", "0 9 * * *", "notifications"),
     ("analytics.generate_daily_stats", "0 0 * * *", "analytics"),
     ("maintenance.purge_job_history", "0 0 * * *", "maintenance"),
+    ("privacy.enforce_retention", "30 1 * * *", "maintenance"),  # personal-data retention
     ("documents.cleanup_files", "0 2 * * *", "documents"),
     ("notifications.cleanup_read", "0 3 * * *", "notifications"),
     ("recommendations.generate_daily", "0 4 * * *", "recommendations"),

@@ -18,6 +18,7 @@ from web.admin import (  # noqa: E402
     outbox,
     overview,
     periodic,
+    privacy,
     reveal,
     workers,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "outbox",
     "overview",
     "periodic",
+    "privacy",
     "reveal",
     "workers",
 ]

@@ -1,0 +1,129 @@
+"""`hiring-jobs export-candidate` and `hiring-jobs erase-candidate`."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from hiring_jobs import db
+from hiring_jobs.privacy import erasure, export
+from hiring_jobs.privacy.masking import mask_email, mask_name
+from hiring_jobs.privacy.subjects import NoSuchUser
+from hiring_jobs.queue import audit
+from hiring_jobs.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+# Failures a user can fix: one line on stderr, exit code 1 (as the other commands).
+_USER_ERRORS = (NoSuchUser, erasure.ErasureError, db.DatabaseUnavailable, db.NotMigrated)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        db.check_database(db.database_url())
+        return action()
+    except (*_USER_ERRORS, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+by_option = click.option("--by", default=_actor, show_default="cli:USER@HOST", help="Who acts.")
+
+
+@click.command("export-candidate")
+@click.argument("user_id", type=int)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the archive (default: ./candidate-ID.zip).",
+)
+@by_option
+def export_candidate(user_id: int, output: Path | None, by: str) -> None:
+    """Write everything held about user ID to one zip archive: rows, jobs, files.
+
+    The export is written to the audit log (who, which user; never the content).
+    """
+    target = output or Path(f"candidate-{user_id}.zip")
+
+    def run() -> Path:
+        with db.session_scope() as session:
+            written = export.export_candidate(session, user_id, get_settings().files_dir, target)
+            audit.record(session, actor=by, action="export_candidate", target=f"user {user_id}")
+        return written
+
+    written = _run(run)
+    click.echo(f"wrote {written}")
+
+
+@click.command("erase-candidate")
+@click.argument("user_id", type=int, required=False)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts, CI).")
+@click.option(
+    "--resume-pending",
+    is_flag=True,
+    help="Only remove the files a crashed erasure left on disk, then exit.",
+)
+@by_option
+def erase_candidate(user_id: int | None, yes: bool, resume_pending: bool, by: str) -> None:
+    """Erase user ID everywhere: rows, files, jobs about them, mentions; print a receipt.
+
+    Database changes are one transaction; files are removed after it commits. Any run
+    (or --resume-pending) first finishes the file removals of a run that crashed.
+    """
+    if resume_pending:
+        removed = _run(lambda: erasure.resume_pending(db.get_sessionmaker(), _files_dir()))
+        click.echo(f"files removed from disk: {removed}")
+        return
+    if user_id is None:
+        raise click.UsageError("give the ID of the user to erase (or --resume-pending)")
+    preview = _run(lambda: _preview(user_id))
+    if not yes:
+        _confirm(user_id, preview)
+    receipt = _run(
+        lambda: erasure.erase_candidate(
+            db.get_sessionmaker(), user_id, actor=by, files_dir=_files_dir()
+        )
+    )
+    click.echo(str(receipt))
+
+
+def _files_dir() -> Path:
+    return get_settings().files_dir
+
+
+def _preview(user_id: int) -> erasure.Preview:
+    with db.session_scope() as session:
+        return erasure.preview(session, user_id)
+
+
+def can_ask() -> bool:
+    """A person at a terminal can confirm; CI and piped input cannot."""
+    return sys.stdin.isatty() and not os.environ.get("CI")
+
+
+def _confirm(user_id: int, preview: erasure.Preview) -> None:
+    user = preview.user
+    click.echo(f"user {user_id}: {mask_name(user.full_name)} <{mask_email(user.email)}>")
+    if preview.erased_at is not None:
+        return  # nothing will change: the receipt says so
+    for kind, count in preview.counts.items():
+        click.echo(f"  {count:>6}  {kind}")
+    if not can_ask():
+        raise click.ClickException(
+            "refusing to erase without confirmation: no terminal to ask on (pass --yes)"
+        )
+    typed = click.prompt(f"This cannot be undone. Type the user id ({user_id}) to erase")
+    if typed.strip() != str(user_id):
+        raise click.ClickException("confirmation did not match: nothing erased")

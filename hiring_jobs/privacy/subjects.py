@@ -1,0 +1,133 @@
+"""Which rows and which jobs are about a person, read from the inventory's declarations.
+
+Export and erasure both start here, so they agree on what "about them" means:
+
+- a row of a table is about them when one of the table's `subjects` expressions gives
+  their `users.id` (privacy/inventory.py);
+- a job is about them when one of its arguments is an id (inventory.ARGUMENTS) of a row
+  about them: `user_id=7` directly, `resume_id=12` through the resumes table's subjects,
+  `payload_ids=[3, 4]` through the payloads' subjects, and so on.
+
+Every statement binds the user id and the ids as parameters; the table, column and
+expression text comes from the inventory only (code, reviewed), never from input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hiring_jobs.models import User
+from hiring_jobs.privacy import inventory
+from hiring_jobs.privacy.inventory import ArgumentKind, AtErasure, Table
+
+SUBJECT_PARAM = "subject_id"
+
+
+class NoSuchUser(LookupError):
+    """The id names no user: nothing to export or erase."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"no user with id {user_id}")
+        self.user_id = user_id
+
+
+def get_user(session: Session, user_id: int, *, lock: bool = False) -> User:
+    """The user, locked FOR UPDATE when asked; `NoSuchUser` when the id is unknown."""
+    user = session.get(User, user_id, with_for_update=lock)
+    if user is None:
+        raise NoSuchUser(user_id)
+    return user
+
+
+def about_condition(table: Table, *, owner_only: bool = False) -> str | None:
+    """SQL true for the rows of `table` about `:subject_id`; None for a table without subjects.
+
+    `owner_only` keeps the first subject only: the person the row belongs to, as opposed
+    to one it merely mentions (a notification's `related_user_id`).
+    """
+    subjects = table.subjects[:1] if owner_only else table.subjects
+    if not subjects:
+        return None
+    return " OR ".join(f"({expression}) = :{SUBJECT_PARAM}" for expression in subjects)
+
+
+def tables_with_subjects() -> list[Table]:
+    return [table for table in inventory.TABLES if table.subjects]
+
+
+def scrubs_mentions(table: Table) -> bool:
+    """Whether other people's rows of `table` are kept and scrubbed where they name someone.
+
+    Such tables (notifications) name their owner first: a row is erased with its owner,
+    and only scrubbed when it mentions the subject in another column.
+    """
+    return any(field.at_erasure == AtErasure.SCRUB for field in table.personal.values())
+
+
+def row_ids_about(session: Session, table: Table, user_id: int) -> list[int]:
+    """The `id`s of the rows of `table` about the user (every table with subjects has one)."""
+    condition = about_condition(table)
+    if condition is None:
+        return []
+    query = text(f"SELECT id FROM {table.name} WHERE {condition} ORDER BY id")
+    return list(session.scalars(query, {SUBJECT_PARAM: user_id}))
+
+
+def rows_about(session: Session, table: Table, user_id: int) -> list[dict[str, Any]]:
+    """Every column of the rows of `table` about the user, in a stable order."""
+    condition = about_condition(table)
+    if condition is None:
+        return []
+    # Ordering by the row's text makes the order stable for tables without an `id`.
+    query = text(f"SELECT t.* FROM {table.name} AS t WHERE {condition} ORDER BY t::text")
+    return [dict(row._mapping) for row in session.execute(query, {SUBJECT_PARAM: user_id})]
+
+
+def count_about(session: Session, table: Table, user_id: int, *, owner_only: bool = False) -> int:
+    condition = about_condition(table, owner_only=owner_only)
+    if condition is None:
+        return 0
+    query = text(f"SELECT count(*) FROM {table.name} WHERE {condition}")
+    return int(session.scalar(query, {SUBJECT_PARAM: user_id}) or 0)
+
+
+def jobs_about(session: Session, user_id: int) -> list[int]:
+    """Ids of the Procrastinate jobs whose arguments refer to the user or their rows, sorted."""
+    documents = sorted(_argument_documents(session, user_id))
+    if not documents:
+        return []
+    # One containment test per document: each is answered by the GIN index on args.
+    query = text(
+        "SELECT DISTINCT j.id FROM unnest(CAST(:documents AS jsonb[])) AS d(document)"
+        " JOIN procrastinate_jobs AS j ON j.args @> d.document ORDER BY j.id"
+    )
+    return list(session.scalars(query, {"documents": documents}))
+
+
+def _argument_documents(session: Session, user_id: int) -> set[str]:
+    """`{"resume_id": 12}` / `{"resume_ids": [12]}`: one jsonb document per id argument value."""
+    ids_by_table: dict[str, list[int]] = {}
+    documents: set[str] = set()
+    for name, argument in inventory.ARGUMENTS.items():
+        if argument.kind != ArgumentKind.ID or argument.refers_to is None:
+            continue
+        table_name = argument.refers_to
+        if table_name not in ids_by_table:
+            ids_by_table[table_name] = _ids_about(session, table_name, user_id)
+        documents.update(_documents(name, ids_by_table[table_name], many=argument.many))
+    return documents
+
+
+def _ids_about(session: Session, table_name: str, user_id: int) -> list[int]:
+    if table_name == "users":
+        return [user_id]
+    return row_ids_about(session, inventory.table(table_name), user_id)
+
+
+def _documents(name: str, ids: Iterable[int], *, many: bool) -> list[str]:
+    return [json.dumps({name: [row_id] if many else row_id}) for row_id in ids]
