@@ -49,6 +49,8 @@ _NAMED_ADDRESS = re.compile(
 # A phone candidate: digits with separators, not glued to a word, path, number or version.
 _PHONE = re.compile(r"(?<![\w.\-/+])\+?\(?\d[\d \t().\-]*\d(?![\w\-/]|[.:]\d)")
 _WORD = re.compile(r"\w[\w'.\-]*")
+# Text without this (7 digits, separators allowed) holds no phone number.
+_PHONE_HINT = re.compile(r"\d(?:[ \t().\-]*\d){6}")
 
 # Shapes that look like phone numbers but are not.
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
@@ -94,9 +96,14 @@ def mask_name(value: str) -> str:
 
 def mask_text(text: str, *, names: Iterable[str] = ()) -> str:
     """Free text with its emails, `Name <email>` names, phone numbers and `names` masked."""
-    masked = _NAMED_ADDRESS.sub(_mask_named_address, text)
-    masked = _EMAIL.sub(lambda found: (found["pct"] or "") + mask_email(found["email"]), masked)
-    masked = _PHONE.sub(_mask_phone_candidate, masked)
+    masked = text
+    # Cheap tests first: most log lines hold no address and no long number, and every
+    # log line goes through here.
+    if "@" in masked or "%40" in masked:
+        masked = _NAMED_ADDRESS.sub(_mask_named_address, masked)
+        masked = _EMAIL.sub(lambda found: (found["pct"] or "") + mask_email(found["email"]), masked)
+    if _PHONE_HINT.search(masked):
+        masked = _PHONE.sub(_mask_phone_candidate, masked)
     return _mask_known_names(masked, names)
 
 
