@@ -115,7 +115,7 @@ def show(job_id: int, unmasked: bool, by: str) -> None:
         duration = f"{attempt.duration_ms:.0f} ms" if attempt.duration_ms is not None else "-"
         started = f"{attempt.started_at:%Y-%m-%d %H:%M:%S}"
         error = (
-            f": {attempt.exception_type}: {shown(attempt.error_message)}"
+            f": {attempt.exception_type}: {shown(attempt.error_message or '')}"
             if attempt.exception_type
             else ""
         )
