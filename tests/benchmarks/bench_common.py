@@ -292,6 +292,13 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def descendant_pids(pid: int) -> list[int]:
+    found = []
+    for child in child_pids(pid):
+        found += [child, *descendant_pids(child)]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process so far (0 once it is gone)."""
     try:
@@ -322,7 +329,8 @@ class CpuMeter:
         self.start = self._sample()
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        workers = [self.worker_pid, *child_pids(self.worker_pid)]
+        # Every descendant: worker processes and their parsing children (queue/isolation).
+        workers = [self.worker_pid, *descendant_pids(self.worker_pid)]
         return {
             "worker": {pid: cpu_seconds(pid) for pid in workers},
             "postgres": {pid: cpu_seconds(pid) for pid in database_backends(self.dbname)},

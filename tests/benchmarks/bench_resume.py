@@ -1,5 +1,6 @@
 """Real work: `resume.parse` of the demo resume PDFs (pdfminer text, skills, facts), with
-one and with two worker processes at production concurrency, on the resume queue only.
+one and with two worker processes, on the resume queue only: at production concurrency,
+and one parse at a time per process (Celery prefork's shape).
 """
 
 from __future__ import annotations
@@ -73,15 +74,15 @@ class ParseRound:
     postgres_cpu_ms: float  # CPU per resume, the bench database's backends
 
 
-def parse_round(bench: Bench, pdfs: list[Path], count: int, processes: int) -> ParseRound:
+def parse_round(
+    bench: Bench, pdfs: list[Path], count: int, processes: int, concurrency: int
+) -> ParseRound:
     """Resumes parsed per second from the commit of their jobs to the last success, and
     the CPU each resume cost the worker and PostgreSQL (what bounds scaling on 2 cores)."""
     reset_jobs(bench)
     warm_up_ids = _upload_resumes(bench, pdfs, WARM_UP_PER_PROCESS * processes)
     resume_ids = _upload_resumes(bench, pdfs, count)
-    worker = hiring_worker(
-        bench, processes=processes, concurrency=bench.concurrency, queues="resume"
-    )
+    worker = hiring_worker(bench, processes=processes, concurrency=concurrency, queues="resume")
     try:
         wait_listening(bench, [worker], processes)
         # Imports (pdfminer) and engines are created on the first parse of each process.
