@@ -150,6 +150,7 @@ def load_demo_data(session: Session, files_dir: Path) -> str:
                 full_name=candidate.name,
                 headline=candidate.headline,
                 location=candidate.location,
+                phone=candidate.phone,
                 bio=candidate.summary,
                 points=20 * index,
                 last_active_at=datetime.now(UTC) - timedelta(hours=3 * index),
