@@ -168,7 +168,7 @@ class Settings:
             task_modules=_env_list("HIRING_JOBS_TASK_MODULES"),
             log_format=_choice("HIRING_JOBS_LOG_FORMAT", "text", {"json", "text"}),
             email_rate_per_minute=max(1, _env_int("HIRING_JOBS_EMAIL_RATE_PER_MINUTE", 120)),
-            job_retention_days=max(1, _env_int("HIRING_JOBS_JOB_RETENTION_DAYS", 30)),
+            job_retention_days=_retention_days("HIRING_JOBS_JOB_RETENTION_DAYS", 30),
             max_tasks_per_child=max(1, _env_int("HIRING_JOBS_MAX_TASKS_PER_CHILD", 1000)),
             heartbeat_seconds=_env_float("HIRING_JOBS_HEARTBEAT_SECONDS", 10.0),
             rescue_interval_seconds=min(

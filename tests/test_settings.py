@@ -31,6 +31,7 @@ RETENTION_DEFAULTS = {
     "HIRING_JOBS_RETAIN_RESUME_DAYS": ("retain_resume_days", 180),
     "HIRING_JOBS_RETAIN_EMAIL_BODY_DAYS": ("retain_email_body_days", 30),
     "HIRING_JOBS_RETAIN_JOB_DETAILS_DAYS": ("retain_job_details_days", 14),
+    "HIRING_JOBS_JOB_RETENTION_DAYS": ("job_retention_days", 30),
 }
 
 
