@@ -69,9 +69,11 @@ def scrubs_mentions(table: Table) -> bool:
     return any(field.at_erasure == AtErasure.SCRUB for field in table.personal.values())
 
 
-def row_ids_about(session: Session, table: Table, user_id: int) -> list[int]:
+def row_ids_about(
+    session: Session, table: Table, user_id: int, *, owner_only: bool = False
+) -> list[int]:
     """The `id`s of the rows of `table` about the user (every table with subjects has one)."""
-    condition = about_condition(table)
+    condition = about_condition(table, owner_only=owner_only)
     if condition is None:
         return []
     query = text(f"SELECT id FROM {table.name} WHERE {condition} ORDER BY id")
@@ -126,7 +128,10 @@ def _argument_documents(session: Session, user_id: int) -> set[str]:
 def _ids_about(session: Session, table_name: str, user_id: int) -> list[int]:
     if table_name == "users":
         return [user_id]
-    return row_ids_about(session, inventory.table(table_name), user_id)
+    table = inventory.table(table_name)
+    # A notification that merely names them belongs to someone else, and so do that
+    # person's jobs about it (`mark_all_read(up_to_id=...)`).
+    return row_ids_about(session, table, user_id, owner_only=scrubs_mentions(table))
 
 
 def _documents(name: str, ids: Iterable[int], *, many: bool) -> list[str]:

@@ -59,6 +59,10 @@ def test_jobs_about_follow_every_kind_of_id_argument(session: Session, tmp_path:
         session, "notification", {"related_user_id": ada.id}, subject_user_id=bob.id
     )
     payload_for_bob = payloads.store(session, "notification", {}, subject_user_id=bob.id)
+    bobs_notification_naming_ada = Notification(
+        user_id=bob.id, related_user_id=ada.id, kind="like", message="Ada liked your post"
+    )
+    session.add(bobs_notification_naming_ada)
     session.flush()
 
     about_ada = {
@@ -93,6 +97,12 @@ def test_jobs_about_follow_every_kind_of_id_argument(session: Session, tmp_path:
     about_bob_only = {
         defer(session, "email.send_welcome", user_id=bob.id),
         defer(session, "notifications.send", payload_id=payload_for_bob),
+        defer(
+            session,
+            "notifications.mark_all_read",
+            user_id=bob.id,
+            up_to_id=bobs_notification_naming_ada.id,
+        ),
     }
     about_nobody = {
         defer(session, "resume.batch_parse", resume_ids=[999_999]),
