@@ -10,7 +10,9 @@ Words used below:
   a row can have several (a mentoring session has a mentor and a mentee).
 - at erasure: what erasing a subject does to their rows (`DELETE`, `ANONYMISE`: the row
   stays with placeholders so counts and foreign keys hold) and to rows of *other* people
-  that mention them (`SCRUB`: their name and contact details replaced).
+  that mention them (`SCRUB`: their name and contact details replaced). Erasure scrubs
+  mentions in every personal text column of the rows that stay, whatever its
+  `at_erasure` (mail sent to their mentor names them in the mentor's mail log).
 - retention: after how long the value is removed although the person is still here
   (see privacy/retention.py and the HIRING_JOBS_RETAIN_* settings).
 """
