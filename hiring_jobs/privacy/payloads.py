@@ -7,6 +7,7 @@ with them at erasure, and at retention once its job is history.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,6 +39,5 @@ def load(session: Session, payload_id: int, kind: str) -> dict[str, Any]:
 
 def user_id_for_address(session: Session, address: str) -> int | None:
     """The account an email address belongs to, if any (the subject of a message to it)."""
-    _, _, bare = address.rpartition("<")
-    bare = bare.rstrip(">").strip().lower()
+    bare = parseaddr(address)[1].lower()
     return session.scalar(select(User.id).where(func.lower(User.email) == bare))

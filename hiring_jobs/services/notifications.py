@@ -301,6 +301,6 @@ def load(session: Session, payload_id: int) -> NewNotification:
 
 
 def _store(session: Session, item: NewNotification) -> int:
+    # parse_items (used by `load`) reads `kind` as well as the seed's `notification_type`.
     content = dataclasses.asdict(item)
-    content["notification_type"] = content.pop("kind")
     return payloads.store(session, PAYLOAD_KIND, content, subject_user_id=item.user_id)
