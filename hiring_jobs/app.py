@@ -14,9 +14,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from hiring_jobs.db import database_url
+from hiring_jobs.queue import manager
 from hiring_jobs.queue.attempts import record_attempts
 from hiring_jobs.queue.context import bind_job_context
-from hiring_jobs.queue.time_limits import enforce_time_limits
+from hiring_jobs.queue.execution import execute
 from hiring_jobs.settings import get_settings
 
 # Pool size when nothing else is said: the web app and the CLI defer on their own
@@ -86,10 +87,14 @@ async def _note_return(conn: AsyncConnection[Any]) -> None:
 
 app = App(
     connector=make_connector(),
-    # Every worker, ours or the stock CLI's, records every attempt (errors, results, timing).
+    # Every worker, ours or the stock CLI's, records every attempt (errors, results, timing)
+    # and runs tasks the same way (child processes, limits, leases: queue/execution.py).
     # Outermost first: log context (and request id), then the attempt record, then the
-    # time limits, so a timed-out attempt is recorded like any other.
-    worker_defaults={"worker_middleware": [bind_job_context, record_attempts, enforce_time_limits]},
+    # execution, so a timed-out or stopped attempt is recorded like any other.
+    worker_defaults={"worker_middleware": [bind_job_context, record_attempts, execute]},
     # HIRING_JOBS_TASK_MODULES adds modules that register more tasks on this app.
     import_paths=["hiring_jobs.tasks", *get_settings().task_modules],
 )
+# Fetch, finish and heartbeat with leases, fencing and poison-row handling, for every
+# worker loop (installed before any task is deferred: tasks read it at defer time).
+manager.install(app)

@@ -72,14 +72,17 @@ def migrate() -> None:
     "--queues",
     "-q",
     default=None,
-    help="Comma-separated queues to serve (default: HIRING_JOBS_WORKER_QUEUES, else all).",
+    help="Queues to serve, each with its own slots: 'resume=2,email=8,notifications'"
+    " ('*=N': N slots shared by every other queue). Default: HIRING_JOBS_WORKER_QUEUES,"
+    " else every queue with its default slots.",
 )
 @click.option(
     "--concurrency",
     "-c",
     type=click.IntRange(min=1),
     default=None,
-    help="Jobs run at once per process (default: HIRING_JOBS_WORKER_CONCURRENCY).",
+    help="Slots of each queue given without a number (default:"
+    " HIRING_JOBS_WORKER_CONCURRENCY, else each queue's default).",
 )
 @click.option(
     "--processes",
@@ -93,23 +96,31 @@ def worker(queues: str | None, concurrency: int | None, processes: int | None) -
     """Run workers that execute jobs until SIGTERM or Ctrl-C.
 
     The first signal stops fetching and lets running jobs finish for up to
-    HIRING_JOBS_SHUTDOWN_TIMEOUT seconds; jobs still running then are aborted.
+    HIRING_JOBS_SHUTDOWN_TIMEOUT seconds; jobs still running then are aborted. A second
+    signal stops running jobs at once (they are retried).
     """
+    from hiring_jobs.queue import slots
     from hiring_jobs.queue.queues import ALL_QUEUES
-    from hiring_jobs.queue.worker import WorkerConfig, parse_queues, run_workers
+    from hiring_jobs.queue.worker import WorkerConfig, run_workers
 
     settings = get_settings()
-    chosen = parse_queues(queues) if queues is not None else settings.worker_queues
-    unknown = sorted(set(chosen) - set(ALL_QUEUES))
+    try:
+        chosen = slots.parse(
+            queues if queues is not None else settings.worker_queues,
+            concurrency=concurrency or settings.worker_concurrency,
+        )
+    except slots.QueueSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--queues") from None
+    unknown = slots.unknown_queues(chosen)
     if unknown:
         raise click.BadParameter(
-            f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}",
+            f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}"
+            " ('*=N' serves any other queue)",
             param_hint="--queues",
         )
     _export_database_url()
     config = WorkerConfig(
-        queues=chosen,
-        concurrency=concurrency or settings.worker_concurrency,
+        slots=chosen,
         processes=processes or settings.worker_processes,
         shutdown_timeout=settings.shutdown_timeout,
         heartbeat_seconds=settings.heartbeat_seconds,

@@ -38,6 +38,11 @@ def current_request_id() -> str | None:
     return str(value) if value else None
 
 
+def current_fields() -> dict[str, Any]:
+    """The fields bound now (a copy): what a task's child process logs with."""
+    return dict(_context.get())
+
+
 def bind(**fields: Any) -> contextvars.Token[dict[str, Any]]:
     """Add fields to every log record (and to jobs deferred) until `unbind(token)`."""
     return _context.set({**_context.get(), **fields})

@@ -92,7 +92,8 @@ class Settings:
     smtp_password: str
     smtp_security: str  # "starttls", "ssl" or "none"
     mail_from: str
-    worker_concurrency: int
+    # Slots of each queue given without a number; None: each queue's default (queue/slots.py).
+    worker_concurrency: int | None
     worker_processes: int
     worker_queues: tuple[str, ...]
     # Jobs fetched and finished per statement by a worker (queue/batching.py); 1 runs
@@ -105,6 +106,7 @@ class Settings:
     email_rate_per_minute: int
     job_retention_days: int
     max_tasks_per_child: int
+    max_memory_per_child_mib: int
     heartbeat_seconds: float
     rescue_interval_seconds: int
     # Retention of personal data, in days (privacy/retention.py): resume text and files
@@ -120,7 +122,9 @@ class Settings:
 
     @property
     def stalled_after_seconds(self) -> float:
-        """A worker silent for three heartbeats is dead; its jobs get rescued."""
+        """A worker silent for three heartbeats is dead; its jobs get rescued. A worker
+        stops its own jobs after two heartbeats without a renewal (queue/manager.py), so
+        a rescued job has stopped for at least one heartbeat."""
         return 3 * self.heartbeat_seconds
 
     @property
@@ -159,7 +163,8 @@ class Settings:
             smtp_password=_env("HIRING_JOBS_SMTP_PASSWORD"),
             smtp_security=smtp_security,
             mail_from=_env("HIRING_JOBS_MAIL_FROM", "Hiring Jobs <noreply@hiring-jobs.local>"),
-            worker_concurrency=max(1, _env_int("HIRING_JOBS_WORKER_CONCURRENCY", 8)),
+            worker_concurrency=_env_int_between("HIRING_JOBS_WORKER_CONCURRENCY", 0, 0, 1000)
+            or None,
             worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),
             worker_queues=queues,
             worker_batch=_env_int_between("HIRING_JOBS_WORKER_BATCH", 8, 1, 1000),
@@ -170,6 +175,9 @@ class Settings:
             email_rate_per_minute=max(1, _env_int("HIRING_JOBS_EMAIL_RATE_PER_MINUTE", 120)),
             job_retention_days=_retention_days("HIRING_JOBS_JOB_RETENTION_DAYS", 30),
             max_tasks_per_child=max(1, _env_int("HIRING_JOBS_MAX_TASKS_PER_CHILD", 1000)),
+            max_memory_per_child_mib=_env_int_between(
+                "HIRING_JOBS_MAX_MEMORY_PER_CHILD", 400, 50, 1_000_000
+            ),
             heartbeat_seconds=_env_float("HIRING_JOBS_HEARTBEAT_SECONDS", 10.0),
             rescue_interval_seconds=min(
                 59, max(1, _env_int("HIRING_JOBS_RESCUE_INTERVAL_SECONDS", 15))

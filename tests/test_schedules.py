@@ -12,7 +12,8 @@ from procrastinate.periodic import PeriodicDeferrer
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.app import app
-from hiring_jobs.queue.time_limits import DEFAULT, LONG, limits_for
+from hiring_jobs.queue.execution import execution_of
+from hiring_jobs.queue.time_limits import DEFAULT, LONG
 from hiring_jobs.schedules import periodic_schedule, schedule
 from tests.support.jobs import jobs
 
@@ -57,7 +58,7 @@ def test_fan_outs_reports_and_cleanups_get_the_long_time_limits() -> None:
         "analytics.analyze_quiz_performance",
     }
     for task, _, _ in EXPECTED:
-        assert limits_for(task) == (DEFAULT if task in quick else LONG), task
+        assert execution_of(app.tasks[task]).limits == (DEFAULT if task in quick else LONG), task
 
 
 def test_next_runs_are_utc_cron_times() -> None:

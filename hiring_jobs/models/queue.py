@@ -34,6 +34,10 @@ class JobAttempt(Base):
         # attempt number again; every run gets its own row.
         Index("ix_job_attempts_job", "job_id", "attempt"),
         Index("ix_job_attempts_started_at", "started_at"),
+        # The rescue's search for attempts left running (queue/rescue.py).
+        Index(
+            "ix_job_attempts_running", "started_at", postgresql_where=text("outcome = 'running'")
+        ),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(
             "ix_job_attempts_fingerprint",

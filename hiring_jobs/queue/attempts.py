@@ -32,6 +32,7 @@ from procrastinate.worker import Worker
 from hiring_jobs.logs import current_request_id
 from hiring_jobs.models import AttemptOutcome
 from hiring_jobs.queue.coalesce import Coalescer
+from hiring_jobs.queue.execution import LeaseLost, execution_of
 from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,6 @@ MAX_TYPE_CHARS = 200  # job_attempts.exception_type
 MAX_RESULT_BYTES = 64_000
 
 HOSTNAME = socket.gethostname()
-
-# Tasks whose return value is not stored (large or sensitive results).
-_results_not_stored: set[str] = set()
 
 START_ATTEMPT = """
 INSERT INTO job_attempts
@@ -65,7 +63,7 @@ SET outcome = %(outcome)s,
     traceback = %(traceback)s,
     error_fingerprint = %(error_fingerprint)s,
     result = %(result)s::jsonb
-WHERE id = %(attempt_id)s
+WHERE id = %(attempt_id)s AND outcome = 'running'
 """
 
 
@@ -104,13 +102,8 @@ FROM unnest(%(attempt_id)s::bigint[], %(outcome)s::text[], %(exception_type)s::t
             %(result)s::text[])
      AS f(attempt_id, outcome, exception_type, error_message, traceback, error_fingerprint,
           result)
-WHERE job_attempts.id = f.attempt_id
+WHERE job_attempts.id = f.attempt_id AND job_attempts.outcome = 'running'
 """
-
-
-def do_not_store_result(task_name: str) -> None:
-    """Opt a task out of result storage (call at import, next to the task)."""
-    _results_not_stored.add(task_name)
 
 
 async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:
@@ -124,12 +117,15 @@ async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker:
         await writer.finish(attempt_id, outcome=outcome_of(exc), error=exc)
         logger.info("attempt of job %s ended: %s: %s", job.id, type(exc).__name__, exc)
         raise
-    stored = None if job.task_name in _results_not_stored else result
+    task = context.app.tasks.get(job.task_name)
+    stored = result if task is None or execution_of(task).store_result else None
     await writer.finish(attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
     return result
 
 
 def outcome_of(exc: BaseException) -> AttemptOutcome:
+    if isinstance(exc, LeaseLost):
+        return AttemptOutcome.INTERRUPTED
     if isinstance(exc, HardTimeLimitExceeded | SoftTimeLimitExceeded):
         return AttemptOutcome.TIMED_OUT
     if isinstance(exc, exceptions.JobAborted | asyncio.CancelledError):

@@ -1,21 +1,22 @@
 """Batched fetch and finish for worker processes (HIRING_JOBS_WORKER_BATCH above 1).
 
-Procrastinate's worker fetches one job per statement, in a serial loop, and finishes each
-job with a statement of its own. `BatchingWorker` fetches as many jobs as it has free
-slots (at most the batch size) in one statement, with the same selection as
-`procrastinate_fetch_job_v2` (queues, schedule, priority then id, locks, SKIP LOCKED),
-and finishes together the jobs that end while a finish statement is in flight
+Procrastinate's worker fetches one job per statement, in a serial loop, with one pool of
+slots for every queue, and finishes each job with a statement of its own. `BatchingWorker`
+gives each queue its own slots (queue/slots.py) and fetches, in one statement, as many jobs
+of each queue as that queue has free slots (at most the batch size), with the same
+selection as `procrastinate_fetch_job_v2` (schedule, priority then id, locks, SKIP
+LOCKED); it finishes together the jobs that end while a finish statement is in flight
 (queue/coalesce.py). Nothing waits to fill a batch: batches only form under load, so
-latency does not grow, and a worker still never holds more jobs than it can run at once.
+latency does not grow, and a worker never holds more jobs than it can run at once.
 
 Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why:
-- it overrides two private methods of `procrastinate.worker.Worker`:
-  `_fetch_and_process_jobs` (the loop, same semaphore and job start as upstream) and
-  `_persist_job_status` (plain finishes only; retries and deletions stay upstream's);
-- it inlines the fetch query with a LIMIT (upstream's SQL function returns one row), its
-  lock rule rewritten in an equivalent form that keeps a backlog from making each fetch
-  read every waiting job (see FETCH_JOBS), and calls upstream's
-  `procrastinate_finish_job_v1` once per job of a batch, in one statement.
+- it overrides private methods of `procrastinate.worker.Worker`: `_fetch_and_process_jobs`
+  (the loop, with per-queue slots instead of one semaphore), `_shutdown` (the heartbeat
+  lives until the last job ended) and `_persist_job_status` (plain finishes only, fenced;
+  retries and deletions go through the JobManager, fenced too: queue/manager.py);
+- it inlines the fetch query with per-queue LIMITs (upstream's SQL function returns one
+  row), its lock rule rewritten in an equivalent form that keeps a backlog from making
+  each fetch read every waiting job (see FETCH_JOBS).
 The schema, the job states and the events written are exactly Procrastinate's.
 """
 
@@ -24,27 +25,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from procrastinate import job_context, jobs, retry, sql, utils
+from procrastinate import job_context, jobs, retry, utils
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
+from hiring_jobs.queue.manager import QueueJobManager
+from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
 
 logger = logging.getLogger(__name__)
 
-# procrastinate_fetch_job_v2 (sql/schema.sql of 3.10) with LIMIT n instead of 1, and its
-# lock rule written `lock IS NULL OR NOT EXISTS (...)` (the same rule): upstream's form lets
-# the planner turn it into an anti-join that, with a backlog, reads every waiting job for
-# each candidate (13 ms per fetch with 10,000 waiting and statistics from a big history).
-FETCH_JOBS = """
-WITH candidate AS MATERIALIZED (
-    SELECT jobs.id
-      FROM procrastinate_jobs AS jobs
-     WHERE jobs.status = 'todo'
-       AND (%(queues)s::varchar[] IS NULL OR jobs.queue_name = ANY(%(queues)s::varchar[]))
+# procrastinate_fetch_job_v2 (sql/schema.sql of 3.10) with LIMIT n instead of 1, once per
+# queue with free slots (each queue's own limit; `*` is every queue not named, sharing its
+# slots), and its lock rule written `lock IS NULL OR NOT EXISTS (...)` (the same rule):
+# upstream's form lets the planner turn it into an anti-join that, with a backlog, reads
+# every waiting job for each candidate (13 ms per fetch with 10,000 waiting).
+_RUNNABLE = """
+           jobs.status = 'todo'
        AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
        AND (jobs.lock IS NULL
             OR NOT EXISTS (
@@ -56,9 +56,29 @@ WITH candidate AS MATERIALIZED (
                                AND (other_jobs.priority > jobs.priority
                                     OR (other_jobs.priority = jobs.priority
                                         AND other_jobs.id < jobs.id))))))
-     ORDER BY jobs.priority DESC, jobs.id ASC
-     LIMIT %(limit)s
-       FOR UPDATE OF jobs SKIP LOCKED
+"""
+FETCH_JOBS = f"""
+WITH candidate AS MATERIALIZED (
+    SELECT picked.id
+      FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS slots(queue_name, free)
+     CROSS JOIN LATERAL (
+        SELECT jobs.id
+          FROM procrastinate_jobs AS jobs
+         WHERE jobs.queue_name = slots.queue_name AND {_RUNNABLE}
+         ORDER BY jobs.priority DESC, jobs.id ASC
+         LIMIT slots.free
+           FOR UPDATE OF jobs SKIP LOCKED
+     ) AS picked
+    UNION ALL
+    SELECT picked.id
+      FROM (
+        SELECT jobs.id
+          FROM procrastinate_jobs AS jobs
+         WHERE NOT (jobs.queue_name = ANY(%(queues)s::varchar[])) AND {_RUNNABLE}
+         ORDER BY jobs.priority DESC, jobs.id ASC
+         LIMIT %(other_free)s
+           FOR UPDATE OF jobs SKIP LOCKED
+     ) AS picked
 )
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
@@ -67,28 +87,32 @@ UPDATE procrastinate_jobs
 RETURNING procrastinate_jobs.*
 """
 
-FINISH_JOBS = """
-SELECT procrastinate_finish_job_v1(finished.id, finished.status, false)
-  FROM unnest(%(ids)s::bigint[], %(statuses)s::procrastinate_job_status[])
-       AS finished(id, status)
-"""
 
-
-def make_worker(app: Any, *, batch_size: int, **worker_args: Any) -> Worker:
-    if batch_size <= 1:
-        return Worker(app=app, **worker_args)
-    return BatchingWorker(app=app, batch_size=batch_size, **worker_args)
+def make_worker(app: Any, *, slots: QueueSlots, batch_size: int, **worker_args: Any) -> Worker:
+    """A worker with per-queue slots, fetching up to `batch_size` jobs per statement."""
+    return BatchingWorker(
+        app=app,
+        slots=slots,
+        batch_size=batch_size,
+        queues=None if slots.listens_to_all else slots.queue_names,
+        concurrency=slots.total,
+        **worker_args,
+    )
 
 
 async def fetch_jobs(
-    connector: BaseAsyncConnector, queues: Iterable[str] | None, worker_id: int, limit: int
+    connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int
 ) -> list[jobs.Job]:
-    """Mark up to `limit` runnable jobs `doing` for this worker, in one statement."""
+    """Mark runnable jobs `doing` for this worker, at most `free[queue]` per queue, in one
+    statement; `free["*"]` is for every queue not named (every queue the worker serves
+    must be named, with 0 when it has no free slot)."""
+    named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
     rows = await connector.execute_query_all_async(
         FETCH_JOBS,  # type: ignore[arg-type]
-        queues=list(queues) if queues is not None else None,
+        queues=list(named),
+        free=list(named.values()),
+        other_free=free.get(OTHER_QUEUES, 0),
         worker_id=worker_id,
-        limit=limit,
     )
     # RETURNING has no order: start them as upstream would have fetched them.
     rows.sort(key=lambda row: (-row["priority"], row["id"]))
@@ -96,49 +120,51 @@ async def fetch_jobs(
 
 
 class BatchingWorker(Worker):
-    def __init__(self, *args: Any, batch_size: int, **kwargs: Any) -> None:
+    """Procrastinate's worker with per-queue slots, batched fetch and finish, and a
+    heartbeat (the lease) kept until the last running job has ended."""
+
+    def __init__(self, *args: Any, slots: QueueSlots, batch_size: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.slots = slots
         self.batch_size = batch_size
-        self._finisher = Finisher(self.app.connector)  # type: ignore[arg-type]
+        self._counter = SlotCounter(slots)
+        self._slot_freed = asyncio.Event()
+        self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
 
     async def _fetch_and_process_jobs(self) -> None:
-        """Upstream's loop, fetching one slot's job plus one per other free slot."""
+        """Fetch for every queue with free slots until nothing more can start now."""
         while not self._stop_event.is_set():
-            acquire = asyncio.create_task(self._job_semaphore.acquire())
-            slots = 0
-            fetched: list[jobs.Job] = []
-            try:
-                await utils.wait_any(acquire, self._stop_event.wait())
-                if acquire.done() and not acquire.cancelled():
-                    slots = 1
-                if self._stop_event.is_set():
-                    break
-                slots += await self._take_free_slots(self.batch_size - 1)
-                assert self.worker_id is not None
-                fetched = await fetch_jobs(
-                    self.app.connector,  # type: ignore[arg-type]
-                    self.queues,
-                    self.worker_id,
-                    slots,
-                )
-            finally:
-                for _ in range(slots - len(fetched)):
-                    self._job_semaphore.release()
-                self._new_job_event.clear()
-            if not fetched:
-                break
+            free = {q: min(n, self.batch_size) for q, n in self._counter.free().items()}
+            self._new_job_event.clear()
+            fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
-                self._start_job(job)
+                await self._start_or_reject(job)
+            if fetched:
+                continue
+            if self.wait or all(free.values()):
+                # Upstream's outer loop waits for a notification, the polling interval
+                # or a finishing job of a full queue (_on_job_complete).
+                break
+            # Running until idle: jobs may wait for a slot of a full queue.
+            await utils.wait_any(self._slot_freed.wait(), self._stop_event.wait())
+            self._slot_freed.clear()
 
-    async def _take_free_slots(self, wanted: int) -> int:
-        taken = 0
-        while taken < wanted and not self._job_semaphore.locked():
-            await self._job_semaphore.acquire()  # free: returns without waiting
-            taken += 1
-        return taken
+    async def _fetch(self, free: dict[str, int]) -> list[jobs.Job]:
+        assert self.worker_id is not None
+        return await fetch_jobs(self.app.connector, free, self.worker_id)  # type: ignore[arg-type]
+
+    async def _start_or_reject(self, job: jobs.Job) -> None:
+        manager = self.app.job_manager
+        assert self.worker_id is not None
+        if isinstance(manager, QueueJobManager) and await manager.reject_if_unrunnable(
+            job, worker_id=self.worker_id, worker_name=self.worker_name
+        ):
+            return
+        self._start_job(job)
 
     def _start_job(self, job: jobs.Job) -> None:
-        """As upstream's loop body: a context and a task per job, the slot freed at its end."""
+        """As upstream's loop body: a context and a task per job, its slot freed at its end."""
+        self._counter.take(job.queue)
         context = job_context.JobContext(
             app=self.app,
             worker_name=self.worker_name,
@@ -157,8 +183,34 @@ class BatchingWorker(Worker):
         task.add_done_callback(self._on_job_complete)
 
     def _on_job_complete(self, task: asyncio.Task[Any]) -> None:
-        del self._running_jobs[task]
-        self._job_semaphore.release()
+        context = self._running_jobs.pop(task)
+        self._slot_freed.set()
+        if self._counter.release(context.job.queue):
+            self._new_job_event.set()  # that queue was full: its waiting jobs can start
+
+    async def _shutdown(self, side_tasks: list[asyncio.Task[Any]]) -> None:
+        """Upstream's shutdown, but the heartbeat (the lease) lives while jobs still run:
+        a worker stopping after a database blip must not look dead while it finishes."""
+        heartbeat = [task for task in side_tasks if task.get_name() == "update_heartbeats"]
+        others = [task for task in side_tasks if task not in heartbeat]
+        if self._running_jobs and heartbeat and not heartbeat[0].done():
+            await utils.cancel_and_capture_errors(others)
+            others = heartbeat
+            await asyncio.wait(self._running_jobs, timeout=self.shutdown_graceful_timeout)
+            if self._running_jobs:
+                logger.info(
+                    "%d jobs still running after the graceful timeout: aborting them",
+                    len(self._running_jobs),
+                )
+                await self._abort_running_jobs()
+        await super()._shutdown(others)
+
+    def stop_now(self) -> None:
+        """A second stop signal: stop every running job now (children killed, async jobs
+        cancelled, threads abandoned); each is recorded as aborted and retried."""
+        self.stop()
+        for task, context in list(self._running_jobs.items()):
+            self._abort_job(task, context, job_context.AbortReason.SHUTDOWN)
 
     async def _persist_job_status(
         self,
@@ -171,38 +223,35 @@ class BatchingWorker(Worker):
         if retry_decision or self.delete_jobs != jobs.DeleteJobCondition.NEVER:
             await super()._persist_job_status(job, status, retry_decision, context, job_result)
             return
-        assert job.id is not None
-        await self._finisher.finish(job.id, status)
+        assert job.id is not None and job.worker_id is not None
+        await self._finisher.finish(job.id, status, job.worker_id)
         self._job_ids_to_abort.pop(job.id, None)
 
 
 class Finisher:
     """Finishes jobs in batches: those that end while a statement runs go in the next one.
 
-    One job finishing alone runs upstream's own statement; a batch statement that fails (a
-    job no longer `doing`, say) is retried job by job, so each job gets its own outcome,
-    exactly as with one statement per job.
+    Fenced (queue/manager.py): a job is finished only while it is still `doing` under the
+    worker that ran it. One job finishing alone is a batch of one; a batch statement that
+    fails is retried job by job, so each job gets its own outcome.
     """
 
-    def __init__(self, connector: BaseAsyncConnector, max_batch: int = MAX_BATCH) -> None:
-        self._connector = connector
-        self._coalescer: Coalescer[tuple[int, str], None] = Coalescer(
+    def __init__(self, manager: QueueJobManager, max_batch: int = MAX_BATCH) -> None:
+        self._manager = manager
+        self._coalescer: Coalescer[tuple[int, str, int], None] = Coalescer(
             one=self._finish_one, many=self._finish_many, name="finish jobs", max_batch=max_batch
         )
 
-    async def finish(self, job_id: int, status: jobs.Status) -> None:
-        await self._coalescer.submit((job_id, status.value))
+    async def finish(self, job_id: int, status: jobs.Status, worker_id: int) -> None:
+        await self._coalescer.submit((job_id, status.value, worker_id))
 
-    async def _finish_one(self, job: tuple[int, str]) -> None:
-        job_id, status = job
-        await self._connector.execute_query_async(
-            sql.queries["finish_job"], job_id=job_id, status=status, delete_job=False
-        )
+    async def _finish_one(self, job: tuple[int, str, int]) -> None:
+        await self._finish_many([job])
 
-    async def _finish_many(self, batch: list[tuple[int, str]]) -> list[None]:
-        await self._connector.execute_query_async(
-            FINISH_JOBS,  # type: ignore[arg-type]
-            ids=[job_id for job_id, _ in batch],
-            statuses=[status for _, status in batch],
-        )
+    async def _finish_many(self, batch: list[tuple[int, str, int]]) -> list[None]:
+        by_worker: dict[int, list[tuple[int, str]]] = {}
+        for job_id, status, worker_id in batch:
+            by_worker.setdefault(worker_id, []).append((job_id, status))
+        for worker_id, finished in by_worker.items():
+            await self._manager.finish_owned_jobs(finished, worker_id)
         return [None] * len(batch)

@@ -48,7 +48,12 @@ class RateLimited(Exception):
 
     def __init__(self, name: str, retry_in: float) -> None:
         super().__init__(f"rate limit {name!r}: next slot in {retry_in:.1f} s")
+        self.name = name
         self.retry_in = retry_in
+
+    def __reduce__(self) -> tuple[type[RateLimited], tuple[str, float]]:
+        # Raised in a task's child process and sent back to the worker as itself.
+        return (RateLimited, (self.name, self.retry_in))
 
 
 def try_take(engine: Engine, name: str, per_minute: float) -> float:

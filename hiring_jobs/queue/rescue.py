@@ -1,10 +1,13 @@
 """Stalled-job rescue: jobs left `doing` by a worker that died are re-queued.
 
 A worker heartbeats every HIRING_JOBS_HEARTBEAT_SECONDS (10 s). When it has been silent
-for three heartbeats (killed with -9, machine lost), Procrastinate reports its `doing`
-jobs as stalled but leaves them be (upstream issue #740). The periodic task re-queues them
-through the task's retry policy, so a job that keeps killing its worker ends in the
-dead-letter queue instead of looping, and closes their open attempt rows as
+for three heartbeats (killed with -9, machine lost, cut off from the database),
+Procrastinate reports its `doing` jobs as stalled but leaves them be (upstream issue
+#740). A worker cut off from the database stopped those jobs itself after two heartbeats
+without a renewal (its lease, queue/manager.py), so they no longer run anywhere. The
+periodic task re-queues them through the task's retry policy, so a job that keeps
+killing its worker ends in the dead-letter queue instead of looping, and closes their
+open attempt rows as
 `interrupted`. Jobs of live workers are never touched: their heartbeat is fresh.
 """
 
@@ -17,6 +20,23 @@ from procrastinate import App, BaseRetryStrategy
 from procrastinate.jobs import Job, Status
 
 logger = logging.getLogger(__name__)
+
+# Attempts left `running` whose job is no longer running them: their end could not be
+# written (a database restart at that moment), or their job was re-queued since. Only
+# those older than the stall threshold: a live attempt is written before its job ends.
+CLOSE_ORPHANED_ATTEMPTS = """
+UPDATE job_attempts AS attempt
+SET outcome = 'interrupted', finished_at = now(),
+    duration_ms = extract(epoch FROM now() - started_at) * 1000,
+    exception_type = 'hiring_jobs.queue.rescue.AttemptLost',
+    error_message = 'the end of this attempt was never recorded'
+WHERE attempt.outcome = 'running'
+  AND attempt.started_at < now() - make_interval(secs => %(stalled_after)s)
+  AND NOT EXISTS (
+        SELECT 1 FROM procrastinate_jobs AS job
+         WHERE job.id = attempt.job_id AND job.status = 'doing'
+           AND job.attempts + 1 = attempt.attempt)
+"""
 
 CLOSE_INTERRUPTED_ATTEMPTS = """
 UPDATE job_attempts
@@ -40,6 +60,9 @@ async def rescue_stalled_jobs(app: App, *, stalled_after: float) -> int:
         if await _rescue(app, job):
             rescued += 1
     await app.job_manager.prune_stalled_workers(stalled_after)
+    await app.connector.execute_query_async(  # type: ignore[arg-type]
+        CLOSE_ORPHANED_ATTEMPTS, stalled_after=stalled_after
+    )
     return rescued
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import psycopg
+import sqlalchemy.exc
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 
@@ -20,8 +22,14 @@ class PermanentError(Exception):
     """Retrying cannot help (bad input, a refusal such as SMTP 5xx): fail at once."""
 
 
-# A TypeError at call time means the job's arguments do not fit the task: permanent.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (PermanentError, TypeError)
+# Errors that mean bad input, not a passing problem: arguments that do not fit the task
+# (TypeError), or values the database refuses (DataError: "abc" for an integer column).
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    PermanentError,
+    TypeError,
+    psycopg.DataError,
+    sqlalchemy.exc.DataError,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,3 +57,5 @@ class RetryPolicy(BaseRetryStrategy):
 DEFAULT = RetryPolicy(max_retries=3)
 EMAIL = RetryPolicy(max_retries=5)
 FILES = RetryPolicy(max_retries=3)
+# Housekeeping that runs again on its own schedule within seconds: a retry adds nothing.
+NEVER = RetryPolicy(max_retries=0)

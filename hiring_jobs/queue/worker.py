@@ -1,14 +1,16 @@
-"""Worker processes: P OS processes, each a Procrastinate worker sized to its concurrency.
+"""Worker processes: P OS processes, each a Procrastinate worker with per-queue slots.
 
-Sync tasks run in the event loop's default thread pool, which Python sizes to
-min(32, cpus + 4) whatever the worker's concurrency; and the connector's pool serves
-fetching, finishing, heartbeats and our own queries. Both are sized here to the
-concurrency, so `--concurrency 20` really runs 20 jobs at once.
+Each worker process runs every queue it serves with that queue's own slots
+(queue/slots.py); sync tasks run in its child processes (queue/children.py), started warm
+with it. A supervisor starts the P processes, forwards stop signals and restarts a
+process that crashed; a worker process whose supervisor dies (even by SIGKILL) notices
+within a second and stops as on SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -18,9 +20,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import psycopg
 from procrastinate import PsycopgConnector, exceptions
@@ -28,13 +30,21 @@ from procrastinate.worker import Worker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
-from hiring_jobs.queue import batching, isolation
+from hiring_jobs.queue import batching, children
+from hiring_jobs.queue.slots import QueueSlots
 from hiring_jobs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# Connections beyond one per running job: the LISTEN connection, fetching, heartbeats.
+# The worker process's own connections: sync tasks use their child's connections, so these
+# serve async tasks, fetching, finishing, attempts and heartbeats (statements coalesced).
+MAX_POOL_FOR_JOBS = 8
+# Beyond those: the LISTEN connection, fetching, heartbeats.
 EXTRA_CONNECTIONS = 3
+PARENT_CHECK_SECONDS = 1.0
+# Children started with the worker process; more are forked on demand in milliseconds.
+WARM_CHILDREN_PER_CPU = 2
+CPUS = os.cpu_count() or 1
 # A child that dies within this many seconds of its start is crashing, not working.
 CRASH_LOOP_SECONDS = 5.0
 MAX_RECONNECT_DELAY_SECONDS = 5.0
@@ -42,8 +52,7 @@ MAX_RECONNECT_DELAY_SECONDS = 5.0
 
 @dataclasses.dataclass(frozen=True)
 class WorkerConfig:
-    queues: tuple[str, ...]  # empty: every queue
-    concurrency: int
+    slots: QueueSlots
     processes: int
     shutdown_timeout: float
     heartbeat_seconds: float = 10.0
@@ -54,55 +63,72 @@ class WorkerConfig:
         return f"{socket.gethostname()}-{os.getpid()}-{index}"
 
 
-def run_worker_process(config: WorkerConfig, index: int = 0) -> None:
+def run_worker_process(config: WorkerConfig, index: int = 0, supervised: bool = False) -> None:
     """Run one worker in this process until SIGTERM/SIGINT (graceful, then aborts).
 
-    Not `asyncio.run`: at exit it would wait for every sync job's thread, and a thread
-    the shutdown gave up on (past the graceful timeout, already marked aborted and
-    re-queued) must not keep the process alive.
+    Thread-mode tasks run in daemon threads: one past its hard limit (abandoned, since a
+    thread cannot be stopped) never keeps the process from exiting normally.
     """
     configure_logging(config.log_level, config.log_format)
-    executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="job")
+    children.get_pool().prestart(min(config.slots.total, WARM_CHILDREN_PER_CPU * CPUS))
     loop = asyncio.new_event_loop()
-    loop.set_default_executor(executor)
+    loop.set_default_executor(DaemonThreadExecutor())
     try:
-        loop.run_until_complete(_run(config, config.worker_name(index)))
+        loop.run_until_complete(_run(config, config.worker_name(index), supervised))
     finally:
-        isolation.shutdown()  # kill child processes: an abandoned job may be waiting on one
-        executor.shutdown(wait=False, cancel_futures=True)
-        abandoned = [t for t in threading.enumerate() if t.name.startswith("job")]
+        children.shutdown()
         loop.close()
-        if abandoned:
-            logger.warning("exiting with %d abandoned job thread(s)", len(abandoned))
-            logging.shutdown()
-            os._exit(0)
 
 
-async def _run(config: WorkerConfig, name: str) -> None:
-    connector = make_connector(max_size=config.concurrency + EXTRA_CONNECTIONS, job_state=True)
+class DaemonThreadExecutor(concurrent.futures.ThreadPoolExecutor):
+    """One daemon thread per call: nothing waits on a thread that cannot be stopped.
+
+    A ThreadPoolExecutor only because asyncio accepts nothing else as the default executor;
+    its own (non-daemon, joined at exit) threads are never started.
+    """
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, name="job-thread", daemon=True).start()
+        return future
+
+
+async def _run(config: WorkerConfig, name: str, supervised: bool) -> None:
+    pool_size = min(config.slots.total, MAX_POOL_FOR_JOBS) + EXTRA_CONNECTIONS
+    connector = make_connector(max_size=pool_size, job_state=True)
     with app.replace_connector(connector):
         async with app.open_async():
-            logger.info(
-                "worker %s listening on %s with concurrency %d",
-                name,
-                ",".join(config.queues) or "all queues",
-                config.concurrency,
-            )
+            logger.info("worker %s serving %s", name, config.slots.describe())
             app.perform_import_paths()
             signals = _StopSignals()
+            watch = asyncio.ensure_future(
+                _watch_parent(signals) if supervised else asyncio.sleep(0)
+            )
             batch_size = get_settings().worker_batch
             while not signals.received:
                 worker = batching.make_worker(
                     app,
+                    slots=config.slots,
                     batch_size=batch_size,
                     **{
                         **app.worker_defaults,
-                        "queues": list(config.queues) or None,
-                        "concurrency": config.concurrency,
                         "name": name,
                         "shutdown_graceful_timeout": config.shutdown_timeout,
                         "update_heartbeat_interval": config.heartbeat_seconds,
-                        "stalled_worker_timeout": 3 * config.heartbeat_seconds,
+                        "stalled_worker_timeout": get_settings().stalled_after_seconds,
                         "install_signal_handlers": False,  # ours tell a stop from a crash
                     },
                 )
@@ -112,13 +138,23 @@ async def _run(config: WorkerConfig, name: str) -> None:
                     except (exceptions.ConnectorException, psycopg.OperationalError) as exc:
                         logger.error("lost the database: %s", exc)
                 if signals.received:
-                    return
+                    break
                 # The database went away (restart, failover): the worker stopped. Jobs
                 # whose end could not be recorded stay `doing`; the rescue re-queues
                 # them once this worker's old registration stops heartbeating.
                 logger.error("the worker stopped without a signal; waiting for the database")
                 if not await _wait_for_database(connector, signals):
-                    return
+                    break
+            watch.cancel()
+
+
+async def _watch_parent(signals: _StopSignals) -> None:
+    """The supervisor died (even by SIGKILL): stop as if it had sent SIGTERM."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+    logger.warning("the supervisor process is gone: stopping")
+    signals.on_signal()
 
 
 class _StopSignals:
@@ -127,25 +163,29 @@ class _StopSignals:
     def __init__(self) -> None:
         self.received = 0
         self.stopped = asyncio.Event()
+        self.worker: batching.BatchingWorker | None = None
+
+    def on_signal(self) -> None:
+        self.received += 1
+        self.stopped.set()
+        if self.worker is None:
+            return
+        if self.received == 1:
+            self.worker.stop()
+        else:
+            self.worker.stop_now()
 
     @contextlib.contextmanager
     def stopping(self, worker: Worker) -> Iterator[None]:
+        assert isinstance(worker, batching.BatchingWorker)
         loop = asyncio.get_running_loop()
-        run_task = asyncio.current_task()
-
-        def on_signal() -> None:
-            self.received += 1
-            self.stopped.set()
-            if self.received == 1:
-                worker.stop()
-            elif run_task is not None:
-                run_task.cancel()
-
+        self.worker = worker
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, on_signal)
+            loop.add_signal_handler(signum, self.on_signal)
         try:
             yield
         finally:
+            self.worker = None
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
 
@@ -213,7 +253,7 @@ class _Supervisor:
 
     def _start(self, index: int) -> None:
         process = self.context.Process(
-            target=run_worker_process, args=(self.config, index), name=f"worker-{index}"
+            target=run_worker_process, args=(self.config, index, True), name=f"worker-{index}"
         )
         process.start()
         self.children[index] = (process, time.monotonic())
@@ -229,8 +269,3 @@ class _Supervisor:
         for process, _ in self.children.values():
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signum)
-
-
-def parse_queues(raw: str | Sequence[str]) -> tuple[str, ...]:
-    items = raw.split(",") if isinstance(raw, str) else raw
-    return tuple(item.strip() for item in items if item.strip())

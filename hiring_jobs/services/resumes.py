@@ -73,8 +73,9 @@ def create_resume(
     return resume
 
 
-# (path, max_bytes) -> text; raises ResumeUnreadable. The task passes one that runs in a
-# child process with a hard time limit (queue.isolation).
+# (path, max_bytes) -> text; raises ResumeUnreadable. The task (run in a child process
+# that is killed at its hard limit, queue/children.py) passes one that turns its soft
+# time limit into ResumeUnreadable.
 TextExtractor = Callable[[Path, int], str]
 
 

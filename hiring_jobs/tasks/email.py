@@ -8,21 +8,20 @@ token) means the email has no reason to go out: the task returns `skipped`, it d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
 from procrastinate import JobContext
-from procrastinate.tasks import Task
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
-from hiring_jobs.app import app
 from hiring_jobs.models import (
     AchievementUnlock,
     ApplicationStatus,
@@ -47,6 +46,7 @@ from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.services import email, recommendations
 from hiring_jobs.services.files import file_path
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tasks.family import TaskFamily
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +77,12 @@ STATUS_WORDS: dict[ApplicationStatus, tuple[str, str]] = {
 }
 
 
-P = ParamSpec("P")
 Result = dict[str, Any]
-EmailTask = Task[Concatenate[JobContext, P], Result, P]
 
-
-def _task(
-    name: str, priority: Priority = Priority.NORMAL
-) -> Callable[[Callable[Concatenate[JobContext, P], Result]], EmailTask[P]]:
-    """Every email task: the email queue, the email retry policy, the job id for the row."""
-    return app.task(
-        name=f"email.{name}",
-        queue=Queue.EMAIL,
-        priority=priority,
-        retry=retry.EMAIL,
-        pass_context=True,
-    )
+# Every email task: the email queue, the email retry policy, the job id for the row.
+_task = functools.partial(
+    TaskFamily("email", Queue.EMAIL, retry.EMAIL, Priority.NORMAL).task, pass_context=True
+)
 
 
 # --- tasks --------------------------------------------------------------------------------

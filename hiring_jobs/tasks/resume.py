@@ -13,39 +13,36 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
-from hiring_jobs.app import app
 from hiring_jobs.models import JobGroup, ParseStatus, Resume
 from hiring_jobs.queue import groups, retry
 from hiring_jobs.queue.defer import batch_defer, defer
-from hiring_jobs.queue.isolation import ChildCrashed, run_isolated
 from hiring_jobs.queue.queues import Priority, Queue
-from hiring_jobs.queue.time_limits import (
-    HardTimeLimitExceeded,
-    SoftTimeLimitExceeded,
-    TimeLimits,
-)
+from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.services import analytics, documents, resumes
 from hiring_jobs.services.pdf_text import ResumeUnreadable, extract_pdf_text
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tasks.family import TaskFamily
 
-# pdfminer on a hostile PDF can loop or eat memory: it runs in a child process that is
-# killed at the hard limit, and a PDF that takes that long is recorded as unreadable.
+# pdfminer on a hostile PDF can loop or eat memory. The parse runs in a child process
+# (every sync task does): at the soft limit SoftTimeLimitExceeded stops pdfminer and the
+# resume is recorded as unreadable; at the hard limit the child is killed.
 PDF_TIME_LIMITS = TimeLimits(soft_seconds=45, hard_seconds=60)
+_task = TaskFamily("resume", Queue.RESUME, retry.DEFAULT, Priority.NORMAL).task
 
 
-def extract_in_child(path: Path, max_bytes: int) -> str:
+def extract_with_limit(path: Path, max_bytes: int) -> str:
     try:
-        return run_isolated(extract_pdf_text, path, max_bytes=max_bytes, limits=PDF_TIME_LIMITS)
-    except (SoftTimeLimitExceeded, HardTimeLimitExceeded):
+        return extract_pdf_text(path, max_bytes=max_bytes)
+    except SoftTimeLimitExceeded:
         raise ResumeUnreadable(
             f"reading the PDF took more than {PDF_TIME_LIMITS.soft_seconds:g} s:"
             " it may be malformed"
         ) from None
-    except ChildCrashed:
-        raise ResumeUnreadable("the PDF crashed the parser: it may be malformed") from None
+    except MemoryError:
+        raise ResumeUnreadable("the PDF needs too much memory to read") from None
 
 
-@app.task(name="resume.parse", queue=Queue.RESUME, priority=Priority.HIGH, retry=retry.FILES)
+@_task("parse", Priority.HIGH, retry=retry.FILES, limits=PDF_TIME_LIMITS)
 def parse_resume(resume_id: int, group_id: int | None = None) -> dict[str, Any]:
     """`group_id` is set when the parse is a member of a batch (`resume.batch_parse`)."""
     settings = get_settings()
@@ -56,7 +53,7 @@ def parse_resume(resume_id: int, group_id: int | None = None) -> dict[str, Any]:
                 resume_id,
                 settings.files_dir,
                 settings.max_upload_bytes,
-                extract=extract_in_child,
+                extract=extract_with_limit,
             )
             if outcome.status == ParseStatus.PARSED:
                 # The next step commits with this one: no parsed resume is left unanalyzed.
@@ -96,20 +93,15 @@ def _defer_achievement_check(session: Session, resume_id: int) -> None:
         )
 
 
-@app.task(name="resume.analyze_candidate_fit", queue=Queue.RESUME, retry=retry.DEFAULT)
+@_task("analyze_candidate_fit")
 def analyze_candidate_fit(application_id: int) -> dict[str, Any]:
     with db.session_scope() as session:
         application = resumes.analyze_candidate_fit(session, application_id)
         return {"application_id": application.id, "fit_score": application.fit_score}
 
 
-@app.task(
-    name="resume.analyze_pending",
-    queue=Queue.RESUME,
-    priority=Priority.LOW,
-    retry=retry.DEFAULT,
-    lock="resume.analyze_pending",  # two runs at once would both find the same resumes
-)
+# Locked: two runs at once would both find the same resumes.
+@_task("analyze_pending", Priority.LOW, lock="resume.analyze_pending")
 def analyze_pending() -> dict[str, Any]:
     """Defer `resume.parse` for every pending resume that no parse job waits for."""
     with db.session_scope() as session:
@@ -118,13 +110,7 @@ def analyze_pending() -> dict[str, Any]:
     return {"deferred": len(resume_ids)}
 
 
-@app.task(
-    name="resume.batch_parse",
-    queue=Queue.RESUME,
-    priority=Priority.NORMAL,
-    retry=retry.DEFAULT,
-    pass_context=True,
-)
+@_task("batch_parse", pass_context=True)
 def batch_parse(context: JobContext, resume_ids: list[int]) -> dict[str, Any]:
     """Parse resumes as a group whose completion is `resume.summarize_batch`.
 
@@ -146,9 +132,7 @@ def batch_parse(context: JobContext, resume_ids: list[int]) -> dict[str, Any]:
     return {"group_id": group_id, "created": True, "resumes": len(ids)}
 
 
-@app.task(
-    name="resume.summarize_batch", queue=Queue.RESUME, priority=Priority.LOW, retry=retry.DEFAULT
-)
+@_task("summarize_batch", Priority.LOW)
 def summarize_batch(group_id: int, resume_ids: list[int]) -> dict[str, Any]:
     """The summary report of a batch parse, kept as a `resume_batch_summary` snapshot."""
     with db.session_scope() as session:
@@ -163,9 +147,7 @@ def summarize_batch(group_id: int, resume_ids: list[int]) -> dict[str, Any]:
         return {"snapshot_id": snapshot.id, "created": created, **data}
 
 
-@app.task(
-    name="resume.cleanup_deleted", queue=Queue.MAINTENANCE, priority=Priority.LOW, retry=retry.FILES
-)
+@_task("cleanup_deleted", Priority.LOW, queue=Queue.MAINTENANCE, retry=retry.FILES)
 def cleanup_deleted(days: int = 90) -> dict[str, Any]:
     """Delete resumes soft-deleted more than `days` ago, their file rows, then their files."""
     cutoff = datetime.now(UTC) - timedelta(days=days)

@@ -2,7 +2,7 @@
 
 BENCH_MIDDLEWARE (worker processes only) swaps the worker middleware to measure its cost:
 unset keeps production's three; "none" runs none; otherwise a comma-separated subset of
-context, attempts, time_limits, in that order.
+context, attempts, execution, in that order.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from hiring_jobs.app import app
 from hiring_jobs.db import database_url
 from hiring_jobs.queue.attempts import record_attempts
 from hiring_jobs.queue.context import bind_job_context
-from hiring_jobs.queue.time_limits import enforce_time_limits
+from hiring_jobs.queue.execution import execute
 
 MIDDLEWARE = {
     "context": bind_job_context,
     "attempts": record_attempts,
-    "time_limits": enforce_time_limits,
+    "execution": execute,
 }
 _local = threading.local()
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from procrastinate import exceptions, jobs
+from procrastinate import jobs
 from sqlalchemy.orm import Session, sessionmaker
 
-from hiring_jobs.app import make_connector
+from hiring_jobs.app import app, make_connector
 from hiring_jobs.queue import batching
 from hiring_jobs.queue.defer import batch_defer
+from hiring_jobs.queue.manager import QueueJobManager
 from tests.support import tasks
 from tests.support.factories import make_user
 from tests.support.jobs import run_batching_worker_until_idle
@@ -45,11 +46,11 @@ def _worker_id(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-async def _fetch(queues: list[str] | None, worker_id: int, limit: int) -> list[jobs.Job]:
+async def _fetch(free: dict[str, int], worker_id: int) -> list[jobs.Job]:
     connector = make_connector(job_state=True)
     await connector.open_async()
     try:
-        return await batching.fetch_jobs(connector, queues, worker_id, limit)
+        return await batching.fetch_jobs(connector, free, worker_id)
     finally:
         await connector.close_async()
 
@@ -65,7 +66,7 @@ def test_fetch_takes_what_procrastinate_would_in_its_order(conn: psycopg.Connect
     other_queue = _insert(conn, queue_name="email")
     worker_id = _worker_id(conn)
 
-    fetched = asyncio.run(_fetch(["default"], worker_id, 10))
+    fetched = asyncio.run(_fetch({"default": 10}, worker_id))
 
     assert [job.id for job in fetched] == [high, low, head_of_lock]
     assert all(job.status == "doing" and job.worker_id == worker_id for job in fetched)
@@ -73,7 +74,18 @@ def test_fetch_takes_what_procrastinate_would_in_its_order(conn: psycopg.Connect
         "SELECT count(*) FROM procrastinate_events WHERE type = 'started'"
     ).fetchone()
     assert started == (3,)
-    assert [job.id for job in asyncio.run(_fetch(None, worker_id, 10))] == [other_queue]
+    assert [job.id for job in asyncio.run(_fetch({"*": 10}, worker_id))] == [other_queue]
+
+
+def test_each_queue_gets_at_most_its_free_slots(conn: psycopg.Connection) -> None:
+    resumes = [_insert(conn, queue_name="resume") for _ in range(5)]
+    emails = [_insert(conn, queue_name="email") for _ in range(5)]
+    custom = [_insert(conn, queue_name="custom") for _ in range(3)]
+    worker_id = _worker_id(conn)
+
+    fetched = asyncio.run(_fetch({"resume": 2, "email": 3, "*": 1}, worker_id))
+
+    assert sorted(job.id for job in fetched) == [*resumes[:2], *emails[:3], custom[0]]
 
 
 def test_fetch_respects_the_limit_and_skips_locked_rows(conn: psycopg.Connection) -> None:
@@ -81,7 +93,7 @@ def test_fetch_respects_the_limit_and_skips_locked_rows(conn: psycopg.Connection
     worker_id = _worker_id(conn)
 
     async def two_at_once() -> list[list[jobs.Job]]:
-        return await asyncio.gather(_fetch(None, worker_id, 3), _fetch(None, worker_id, 3))
+        return await asyncio.gather(_fetch({"*": 3}, worker_id), _fetch({"*": 3}, worker_id))
 
     first, second = asyncio.run(two_at_once())
     taken = [job.id for job in first + second]
@@ -89,30 +101,32 @@ def test_fetch_respects_the_limit_and_skips_locked_rows(conn: psycopg.Connection
     assert max(len(first), len(second)) == 3
 
 
-def test_a_batch_with_a_bad_job_still_finishes_the_others(conn: psycopg.Connection) -> None:
-    good = [_insert(conn, status="doing") for _ in range(3)]
-    done_already = _insert(conn, status="succeeded")
+def test_a_batch_finishes_only_the_jobs_still_doing_under_this_worker(
+    conn: psycopg.Connection,
+) -> None:
+    worker_id, other_worker = _worker_id(conn), _worker_id(conn)
+    good = [_insert(conn, status="doing", worker_id=worker_id) for _ in range(3)]
+    done_already = _insert(conn, status="succeeded", worker_id=worker_id)
+    rescued_and_rerun = _insert(conn, status="doing", worker_id=other_worker)
 
-    async def finish_all() -> list[BaseException | None]:
+    async def finish_all() -> None:
         connector = make_connector(job_state=True)
         await connector.open_async()
-        finisher = batching.Finisher(connector)
+        finisher = batching.Finisher(QueueJobManager(connector, app))
         try:
-            ids = [*good, done_already]
-            return await asyncio.gather(
-                *(finisher.finish(i, jobs.Status.SUCCEEDED) for i in ids),
-                return_exceptions=True,
+            ids = [*good, done_already, rescued_and_rerun]
+            await asyncio.gather(
+                *(finisher.finish(i, jobs.Status.SUCCEEDED, worker_id) for i in ids)
             )
         finally:
             await connector.close_async()
 
-    outcomes = asyncio.run(finish_all())
-    assert outcomes[:3] == [None, None, None]
-    assert isinstance(outcomes[3], exceptions.ConnectorException)
+    asyncio.run(finish_all())
     statuses = conn.execute(
-        "SELECT status, attempts FROM procrastinate_jobs WHERE id = ANY(%s) ORDER BY id", (good,)
+        "SELECT status, attempts FROM procrastinate_jobs WHERE id = ANY(%s) ORDER BY id",
+        ([*good, done_already, rescued_and_rerun],),
     ).fetchall()
-    assert statuses == [("succeeded", 1)] * 3
+    assert statuses == [("succeeded", 1)] * 3 + [("succeeded", 0), ("doing", 0)]
 
 
 def test_the_batching_worker_runs_every_job_once_with_upstream_states(

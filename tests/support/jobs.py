@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app, make_connector
-from hiring_jobs.queue import batching
+from hiring_jobs.queue import batching, slots
 
 
 def run_worker_until_idle(
@@ -48,8 +48,9 @@ async def run_batching_worker_until_idle(
             async with app.open_async():
                 worker = batching.make_worker(
                     app,
+                    slots=slots.parse("", concurrency=concurrency),
                     batch_size=batch_size,
-                    **{**app.worker_defaults, "concurrency": concurrency, "wait": False},
+                    **{**app.worker_defaults, "wait": False},
                     install_signal_handlers=False,
                 )
                 await asyncio.wait_for(worker.run(), timeout=120)

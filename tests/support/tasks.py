@@ -20,7 +20,8 @@ from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
 from hiring_jobs.queue.retry import RetryPolicy
-from hiring_jobs.queue.time_limits import TimeLimits, set_time_limits
+from hiring_jobs.queue.time_limits import TimeLimits
+from hiring_jobs.tasks.family import task
 
 
 @app.task(name="tests.record", queue="default")
@@ -56,6 +57,17 @@ def fail(message: str) -> None:
 @app.task(name="tests.echo", queue="default")
 def echo(value: object) -> object:
     return value
+
+
+@app.task(name="tests.echo_async", queue="default")
+async def echo_async(value: object) -> object:
+    """Runs in the worker's event loop: jobs of one batch end together."""
+    return value
+
+
+@app.task(name="tests.fail_async", queue="default")
+async def fail_async(message: str) -> None:
+    raise RuntimeError(message)
 
 
 @app.task(
@@ -104,16 +116,14 @@ def slow(context: JobContext, user_id: int, marker: str, seconds: float) -> str:
     return marker
 
 
-@app.task(
-    name="tests.hang",
+@task(
+    "tests.hang",
     queue="default",
     retry=RetryPolicy(max_retries=1, base_seconds=0, cap_seconds=0),
+    limits=TimeLimits(soft_seconds=0.5, hard_seconds=1.0),
 )
 async def hang() -> None:
     await asyncio.sleep(3600)
-
-
-set_time_limits("tests.hang", TimeLimits(soft_seconds=0.5, hard_seconds=1.0))
 
 
 @app.task(
