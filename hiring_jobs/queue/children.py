@@ -179,6 +179,7 @@ class ChildPool:
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_bytes = max_memory_bytes
         self.warm = 0
+        self._closed = False
         self._idle: list[Child] = []
         self._all: set[Child] = set()
         self._lock = threading.Lock()
@@ -222,13 +223,14 @@ class ChildPool:
             with contextlib.suppress(ValueError):
                 self._idle.remove(child)
         child.kill()
-        if self.warm:
+        if self.warm and not self._closed:
             threading.Thread(target=self._top_up, name="replace child", daemon=True).start()
 
     def close(self) -> None:
         """Kill every child (the worker process is exiting)."""
         with self._lock:
             children, self._all, self._idle, self.warm = list(self._all), set(), [], 0
+            self._closed = True
         for child in children:
             child.kill()
 
@@ -241,15 +243,17 @@ class ChildPool:
     def _top_up(self) -> None:
         while True:
             with self._lock:
-                if len(self._idle) >= self.warm:
+                if self._closed or len(self._idle) >= self.warm:
                     return
             try:
                 child = self._start()
-            except ChildCrashed:
-                logger.exception("could not start a child process")
+            except (ChildCrashed, OSError, EOFError):
+                if not self._closed:
+                    logger.exception("could not start a child process")
                 return
             with self._lock:
-                self._idle.insert(0, child)  # behind the hot ones
+                if child in self._all:  # not killed by close() meanwhile
+                    self._idle.insert(0, child)  # behind the hot ones
 
     def _start(self) -> Child:
         parent_end, child_end = self._context.Pipe()
@@ -259,13 +263,22 @@ class ChildPool:
         process.start()
         child_end.close()
         child = Child(process, parent_end)
+        with self._lock:  # known at once: close() must kill a child still starting
+            closed = self._closed
+            if not closed:
+                self._all.add(child)
+        if closed:
+            child.kill()
+            raise ChildCrashed("the pool is closed")
         # Wait until its signal handlers are in place: a soft-limit SIGUSR1 sent to a
         # child still starting would kill it (the signal's default action).
-        if not parent_end.poll(CHILD_START_TIMEOUT_SECONDS) or parent_end.recv() != READY:
-            child.kill()
+        try:
+            ready = parent_end.poll(CHILD_START_TIMEOUT_SECONDS) and parent_end.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.discard(child)
             raise ChildCrashed("the child process did not start")
-        with self._lock:
-            self._all.add(child)
         return child
 
 

@@ -63,7 +63,9 @@ class WorkerConfig:
         return f"{socket.gethostname()}-{os.getpid()}-{index}"
 
 
-def run_worker_process(config: WorkerConfig, index: int = 0, supervised: bool = False) -> None:
+def run_worker_process(
+    config: WorkerConfig, index: int = 0, supervisor_pid: int | None = None
+) -> None:
     """Run one worker in this process until SIGTERM/SIGINT (graceful, then aborts).
 
     Thread-mode tasks run in daemon threads: one past its hard limit (abandoned, since a
@@ -74,7 +76,7 @@ def run_worker_process(config: WorkerConfig, index: int = 0, supervised: bool = 
     loop = asyncio.new_event_loop()
     loop.set_default_executor(DaemonThreadExecutor())
     try:
-        loop.run_until_complete(_run(config, config.worker_name(index), supervised))
+        loop.run_until_complete(_run(config, config.worker_name(index), supervisor_pid))
     finally:
         children.shutdown()
         loop.close()
@@ -106,7 +108,7 @@ class DaemonThreadExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
-async def _run(config: WorkerConfig, name: str, supervised: bool) -> None:
+async def _run(config: WorkerConfig, name: str, supervisor_pid: int | None) -> None:
     pool_size = min(config.slots.total, MAX_POOL_FOR_JOBS) + EXTRA_CONNECTIONS
     connector = make_connector(max_size=pool_size, job_state=True)
     with app.replace_connector(connector):
@@ -115,7 +117,7 @@ async def _run(config: WorkerConfig, name: str, supervised: bool) -> None:
             app.perform_import_paths()
             signals = _StopSignals()
             watch = asyncio.ensure_future(
-                _watch_parent(signals) if supervised else asyncio.sleep(0)
+                _watch_supervisor(supervisor_pid, signals) if supervisor_pid else asyncio.sleep(0)
             )
             batch_size = get_settings().worker_batch
             while not signals.received:
@@ -148,10 +150,9 @@ async def _run(config: WorkerConfig, name: str, supervised: bool) -> None:
             watch.cancel()
 
 
-async def _watch_parent(signals: _StopSignals) -> None:
+async def _watch_supervisor(supervisor_pid: int, signals: _StopSignals) -> None:
     """The supervisor died (even by SIGKILL): stop as if it had sent SIGTERM."""
-    parent = os.getppid()
-    while os.getppid() == parent:
+    while os.getppid() == supervisor_pid:
         await asyncio.sleep(PARENT_CHECK_SECONDS)
     logger.warning("the supervisor process is gone: stopping")
     signals.on_signal()
@@ -253,7 +254,9 @@ class _Supervisor:
 
     def _start(self, index: int) -> None:
         process = self.context.Process(
-            target=run_worker_process, args=(self.config, index, True), name=f"worker-{index}"
+            target=run_worker_process,
+            args=(self.config, index, os.getpid()),
+            name=f"worker-{index}",
         )
         process.start()
         self.children[index] = (process, time.monotonic())

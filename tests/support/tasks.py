@@ -7,8 +7,11 @@ import it through HIRING_JOBS_TASK_MODULES.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 import time
+import uuid
 
 from procrastinate import JobContext
 from sqlalchemy import func, select
@@ -20,7 +23,7 @@ from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
 from hiring_jobs.queue.retry import RetryPolicy
-from hiring_jobs.queue.time_limits import TimeLimits
+from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.tasks.family import task
 
 
@@ -154,3 +157,51 @@ def flaky(user_id: int, key: str, fail_percent: int) -> str:
     with db.session_scope() as session:
         session.add(Notification(user_id=user_id, kind="test", message=key))
     return key
+
+
+@task("tests.timed_run", queue="default", retry=RetryPolicy(max_retries=5, base_seconds=0))
+def timed_run(log: str, key: str, seconds: float) -> str:
+    """Appends `start`, `alive` (every 50 ms) and `end` lines, with its run id, pid and
+    time, to the file `log`: a test reads every run's interval from it and looks for two
+    runs of one job at the same time. A file, not the database: a run cut off from the
+    database is exactly the one to watch."""
+    run = uuid.uuid4().hex
+
+    def note(event: str) -> None:
+        with open(log, "a") as out:
+            out.write(f"{key} {run} {os.getpid()} {event} {time.time():.6f}\n")
+
+    note("start")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        note("alive")
+    note("end")
+    return key
+
+
+@task(
+    "tests.hang_sync",
+    queue="analytics",
+    retry=RetryPolicy(max_retries=1, base_seconds=0, cap_seconds=0),
+    limits=TimeLimits(soft_seconds=1.0, hard_seconds=2.0),
+)
+def hang_sync(user_id: int, seconds: float) -> None:
+    """Ignores its soft limit (catches it), then would write a row: only if never killed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(SoftTimeLimitExceeded):
+            time.sleep(0.1)
+    with db.session_scope() as session:
+        session.add(Notification(user_id=user_id, kind="test", message="hung job finished"))
+
+
+@app.task(name="tests.allocate", queue="default")
+def allocate(megabytes: int) -> int:
+    """Holds `megabytes` of memory when it returns (a big parse); answers its pid."""
+    global _held
+    _held = bytearray(megabytes << 20)
+    return os.getpid()
+
+
+_held = bytearray()

@@ -1,0 +1,165 @@
+"""QueueJobManager: poison rows end at once, outcomes are fenced, leases expire.
+
+Also the upgrade check of where we go around Procrastinate: the SQL functions we call
+under our row locks still exist with the signatures we use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from procrastinate import jobs
+from sqlalchemy.orm import Session, sessionmaker
+
+from hiring_jobs.app import app, make_connector
+from hiring_jobs.queue import manager as manager_module
+from hiring_jobs.queue.defer import defer
+from hiring_jobs.queue.manager import QueueJobManager
+from tests.support import tasks
+from tests.support.jobs import run_batching_worker_until_idle, run_worker_until_idle
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+def _insert_raw(conn: psycopg.Connection, task_name: str, args_json: str) -> int:
+    row = conn.execute(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+        " VALUES ('default', %s, %s::jsonb) RETURNING id",
+        (task_name, args_json),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+POISON = [
+    ("tests.echo", "[1, 2]", "job arguments must be a JSON object, got list"),
+    ("tests.echo", '"s5"', "job arguments must be a JSON object, got str"),
+    ("tests.echo", "42", "job arguments must be a JSON object, got int"),
+    ("no.such_task", "{}", "no task named 'no.such_task' is registered"),
+    ("", "{}", "the job has no task name"),
+    ("tests.record", '{"user_id": "abc", "message": "m"}', "argument 'user_id' must be int"),
+    ("tests.record", '{"user_id": 1}', "missing a required argument: 'message'"),
+    ("tests.echo", '{"value": 1, "extra": 2}', "unexpected keyword argument 'extra'"),
+]
+
+
+@pytest.mark.parametrize("loop", ["ours", "procrastinate's"])
+def test_poison_rows_fail_at_once_with_an_attempt_that_says_why(
+    conn: psycopg.Connection, loop: str
+) -> None:
+    ids = [_insert_raw(conn, task, args) for task, args, _ in POISON]
+    good = _insert_raw(conn, "tests.echo", '{"value": 7}')
+
+    if loop == "ours":
+        asyncio.run(run_batching_worker_until_idle(batch_size=8, concurrency=4))
+    else:
+        run_worker_until_idle(concurrency=4)
+
+    for job_id, (_, _, reason) in zip(ids, POISON, strict=True):
+        status, attempts = conn.execute(
+            "SELECT j.status, array_agg(a.outcome || ': ' || a.error_message)"
+            " FROM procrastinate_jobs j JOIN job_attempts a ON a.job_id = j.id"
+            " WHERE j.id = %s GROUP BY 1",
+            (job_id,),
+        ).fetchone() or (None, None)
+        assert status == "failed", (job_id, reason)
+        assert len(attempts) == 1 and attempts[0].startswith("failed: "), attempts
+        assert reason in attempts[0]
+    assert conn.execute(
+        "SELECT status FROM procrastinate_jobs WHERE id = %s", (good,)
+    ).fetchone() == ("succeeded",)
+
+
+def test_a_database_data_error_is_permanent(session_factory: sessionmaker[Session]) -> None:
+    from hiring_jobs.queue.retry import DEFAULT
+
+    with session_factory() as session, session.begin():
+        job_id = defer(session, tasks.echo, value=1)
+    job = jobs.Job(
+        id=job_id, queue="default", lock=None, queueing_lock=None, task_name="tests.echo"
+    )
+    import psycopg.errors
+    import sqlalchemy.exc
+
+    for error in (
+        psycopg.errors.InvalidTextRepresentation("invalid input syntax for type bigint"),
+        sqlalchemy.exc.DataError("SELECT", {}, psycopg.errors.NumericValueOutOfRange("big")),
+    ):
+        assert DEFAULT.get_retry_decision(exception=error, job=job) is None
+
+
+def _register_worker(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT worker_id FROM procrastinate_register_worker_v1()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_retry_by_a_worker_that_lost_the_job_is_ignored(conn: psycopg.Connection) -> None:
+    stale, current = _register_worker(conn), _register_worker(conn)
+    job_id = _insert_raw(conn, "tests.echo", '{"value": 1}')
+    conn.execute(
+        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+        (current, job_id),
+    )
+
+    async def retry_as(worker_id: int) -> None:
+        connector = make_connector()
+        await connector.open_async()
+        try:
+            job = jobs.Job(
+                id=job_id, queue="default", lock=None, queueing_lock=None,
+                task_name="tests.echo", worker_id=worker_id,
+            )  # fmt: skip
+            await QueueJobManager(connector, app).retry_job(job)
+        finally:
+            await connector.close_async()
+
+    asyncio.run(retry_as(stale))
+    assert conn.execute(
+        "SELECT status, worker_id FROM procrastinate_jobs WHERE id = %s", (job_id,)
+    ).fetchone() == ("doing", current), "the stale worker changed nothing"
+    asyncio.run(retry_as(current))
+    assert conn.execute(
+        "SELECT status FROM procrastinate_jobs WHERE id = %s", (job_id,)
+    ).fetchone() == ("todo",)
+
+
+def test_a_lease_expires_after_two_heartbeats_without_a_renewal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(manager_module.time, "monotonic", lambda: now[0])
+    job_manager = QueueJobManager(make_connector(), app)
+    job_manager._renewed[7] = 100.0
+    now[0] = 119.9
+    assert not job_manager.lease_expired(7, heartbeat_seconds=10)
+    now[0] = 120.1
+    assert job_manager.lease_expired(7, heartbeat_seconds=10)
+    assert not job_manager.lease_expired(8, heartbeat_seconds=10), "unknown: not ours to judge"
+
+
+def test_the_procrastinate_functions_we_call_keep_their_signatures(
+    conn: psycopg.Connection,
+) -> None:
+    """Fails when a Procrastinate upgrade changes what queue/manager.py relies on."""
+    found = {
+        name: args
+        for name, args in conn.execute(
+            "SELECT proname, pg_get_function_identity_arguments(oid) FROM pg_proc"
+            " WHERE proname IN ('procrastinate_finish_job_v1', 'procrastinate_retry_job_v2')"
+        ).fetchall()
+    }
+    assert found == {
+        "procrastinate_finish_job_v1": "job_id bigint, end_status procrastinate_job_status,"
+        " delete_job boolean",
+        "procrastinate_retry_job_v2": "job_id bigint, retry_at timestamp with time zone,"
+        " new_priority integer, new_queue_name character varying,"
+        " new_lock character varying",
+    }
