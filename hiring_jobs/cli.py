@@ -14,6 +14,8 @@ import click
 from hiring_jobs import db, embedded
 from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
+from hiring_jobs.inspect_cli import inspect_, purge
+from hiring_jobs.jobs_cli import jobs_
 from hiring_jobs.logs import configure_logging
 from hiring_jobs.privacy.cli import erase_candidate, export_candidate
 from hiring_jobs.schedules import schedule
@@ -176,6 +178,9 @@ main.add_command(bench)
 main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)
+main.add_command(inspect_)
+main.add_command(jobs_)
+main.add_command(purge)
 main.add_command(schedule)
 
 
