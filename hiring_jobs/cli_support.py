@@ -18,6 +18,7 @@ import click
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
+from web.filters import EMPTY
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ def table(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]) -> str:
 
 def _cell(column: Column, row: Mapping[str, Any]) -> str:
     value = column.value(row)
-    text = "-" if value is None or value == "" else " ".join(str(value).split())
+    text = EMPTY if value is None or value == "" else " ".join(str(value).split())
     if column.width is not None and len(text) > column.width:
         text = text[: column.width - 1] + "…"
     return text

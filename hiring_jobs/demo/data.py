@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hiring_jobs.demo.failures import defer_failures
 from hiring_jobs.demo.resume_pdfs import DEMO_CANDIDATES, write_encrypted_pdf, write_resume_pdf
 from hiring_jobs.models import (
     ActivityEvent,
@@ -171,9 +172,11 @@ def load_demo_data(session: Session, files_dir: Path) -> str:
 
     batch_defer(session, "resume.parse", [{"resume_id": rid} for rid in resume_ids])
     family_jobs = _community(session, files_dir, mentor, candidates)
+    failures = defer_failures(session, files_dir, candidates[-1])
     return (
-        f"Demo data loaded: {len(DEMO_CANDIDATES) + 4} people, {len(postings)} postings, "
-        f"{len(resume_ids)} resumes queued for parsing, {family_jobs} more jobs queued."
+        f"Demo data loaded: {len(DEMO_CANDIDATES) + 5} people, {len(postings)} postings, "
+        f"{len(resume_ids)} resumes queued for parsing, {family_jobs} more jobs queued, "
+        f"{failures} jobs that fail (for the dead-letter pages)."
     )
 
 
