@@ -53,7 +53,7 @@ class FilterError(ValueError):
 class JobFilter:
     status: str = ""
     queue: str = ""
-    task: str = ""  # part of a task name, any case: "achievement" finds achievements.*
+    task: str = ""  # a task's name, or part of names in any case: "achievement" finds them all
     lock: str = ""
     args: str = ""  # as typed: `application_id=123, status="hired"` or a JSON object
     search: str = ""  # text in an attempt's error (exception type or message), any case
@@ -125,12 +125,15 @@ class JobFilter:
 
 
 def matching_tasks(text: str) -> list[str]:
-    """The registered task names containing `text` (any case), and `text` itself.
+    """A task's exact name matches that task; other text, every registered task whose name
+    contains it (any case), and itself (jobs of tasks no longer registered).
 
     A list of names rather than a pattern, so the (task_name, status, id) index serves the
-    filter; the typed text also matches exactly, for jobs of tasks no longer registered.
+    filter.
     """
     procrastinate_app.perform_import_paths()
+    if text in procrastinate_app.tasks:
+        return [text]
     wanted = text.casefold()
     return sorted({text} | {name for name in procrastinate_app.tasks if wanted in name.casefold()})
 
