@@ -3,22 +3,27 @@ tables, JSON for scripts, and asking before anything destructive."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import json
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
+from hiring_jobs.progress import Progress, silent
 from web.filters import EMPTY
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 T = TypeVar("T")
 
@@ -80,6 +85,32 @@ def _cell(column: Column, row: Mapping[str, Any]) -> str:
     if column.width is not None and len(text) > column.width:
         text = text[: column.width - 1] + "…"
     return text
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """A click progress bar on stderr, drawn from the first step reported (which gives the
+    total); nothing at all off a terminal, so logs, pipes and scripts stay clean. click is
+    already a dependency, and its bar is enough here: no rich or tqdm."""
+    if not sys.stderr.isatty():
+        yield silent
+        return
+    bar: ProgressBar[str] | None = None
+
+    def report(step: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(
+                length=total, label=label, file=sys.stderr, item_show_func=lambda s: s
+            )
+            bar.__enter__()
+        bar.update(done - bar.pos, current_item=step)
+
+    try:
+        yield report
+    finally:
+        if bar is not None:
+            bar.render_finish()
 
 
 def to_json(value: Any) -> str:

@@ -4,7 +4,6 @@ purge` gave, read from (and acting on) the job tables with the admin UI's own qu
 from __future__ import annotations
 
 import inspect as pyinspect
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app
-from hiring_jobs.cli_support import Column, by_option, can_ask, in_session, json_option, table
+from hiring_jobs.cli_support import (
+    Column,
+    by_option,
+    can_ask,
+    in_session,
+    json_option,
+    progress_bar,
+    table,
+)
 from hiring_jobs.cli_support import to_json as as_json_text
 from hiring_jobs.queue.retry import RetryPolicy
 from hiring_jobs.queue.time_limits import limits_for
@@ -290,10 +297,10 @@ def purge(queue: str, status: str, yes: bool, by: str) -> None:
     done = 0
     # Batches of at most BULK_LIMIT jobs, each in its own transaction (and audit row): a
     # long purge holds no lock for long, and jobs deferred meanwhile are not chased.
-    with click.progressbar(length=total, label=f"{verb} {status} jobs", file=sys.stderr) as bar:
+    with progress_bar(f"{verb} {status} jobs") as progress:
         while done < total and (touched := in_session(lambda s: actions.execute(s, plan, by=by))):
             done += touched
-            bar.update(touched)
+            progress(f"{done:,}", min(done, total), total)
     click.echo(f"{PAST[plan.action]} {done:,} {status} jobs of queue {queue}")
 
 

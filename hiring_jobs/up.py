@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from hiring_jobs import db, embedded, schema
+from hiring_jobs.cli_support import progress_bar
 from hiring_jobs.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ def _start_database(settings: Settings) -> str:
 def _load_demo(settings: Settings) -> None:
     from hiring_jobs.demo.data import load_demo_data
 
-    with db.session_scope() as session:
-        summary = load_demo_data(session, settings.files_dir)
+    with db.session_scope() as session, progress_bar("Loading demo data") as progress:
+        summary = load_demo_data(session, settings.files_dir, progress=progress)
     click.echo(summary)
 
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 
 from hiring_jobs import db
-from hiring_jobs.cli_support import by_option, can_ask
+from hiring_jobs.cli_support import by_option, can_ask, progress_bar
 from hiring_jobs.privacy import erasure, export
 from hiring_jobs.privacy.masking import mask_email, mask_name
 from hiring_jobs.privacy.subjects import NoSuchUser
@@ -48,8 +48,10 @@ def export_candidate(user_id: int, output: Path | None, by: str) -> None:
     target = output or Path(f"candidate-{user_id}.zip")
 
     def run() -> Path:
-        with db.session_scope() as session:
-            written = export.export_candidate(session, user_id, get_settings().files_dir, target)
+        with db.session_scope() as session, progress_bar("exporting") as progress:
+            written = export.export_candidate(
+                session, user_id, get_settings().files_dir, target, progress=progress
+            )
             audit.record(session, actor=by, action="export_candidate", target=f"user {user_id}")
         return written
 
@@ -81,11 +83,12 @@ def erase_candidate(user_id: int | None, yes: bool, resume_pending: bool, by: st
     preview = _run(lambda: _preview(user_id))
     if not yes:
         _confirm(user_id, preview)
-    receipt = _run(
-        lambda: erasure.erase_candidate(
-            db.get_sessionmaker(), user_id, actor=by, files_dir=_files_dir()
+    with progress_bar("erasing") as progress:
+        receipt = _run(
+            lambda: erasure.erase_candidate(
+                db.get_sessionmaker(), user_id, actor=by, files_dir=_files_dir(), progress=progress
+            )
         )
-    )
     click.echo(str(receipt))
 
 

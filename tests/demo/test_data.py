@@ -83,6 +83,16 @@ def test_the_demo_loads_once_with_a_job_for_every_family(
         assert len(jobs(session)) == sum(deferred.values())
 
 
+def test_loading_reports_each_candidate_then_the_rest(
+    session_factory: sessionmaker[Session],
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+    with session_factory() as session, session.begin():
+        load_demo_data(session, get_settings().files_dir, progress=lambda *a: heard.append(a))
+    assert [(done, total) for _, done, total in heard] == [(n, 7) for n in range(1, 8)]
+    assert heard[-1][0] == "community and jobs"
+
+
 def test_nothing_of_the_demo_stays_when_its_transaction_rolls_back(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
