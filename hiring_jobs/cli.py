@@ -138,7 +138,10 @@ def web(host: str | None, port: int | None, workers: int) -> None:
 @main.command("db-url")
 @clear_errors
 def db_url() -> None:
-    """Print the database URL, for example: psql "$(hiring-jobs db-url)"."""
+    """Print the database URL; exit 1 with the reason when there is none.
+
+    For a SQL shell: url=$(hiring-jobs db-url) && psql "$url"
+    """
     settings = get_settings()
     if settings.database_url:
         click.echo(db.libpq_url(settings.database_url))

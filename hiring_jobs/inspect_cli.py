@@ -22,8 +22,8 @@ from hiring_jobs.cli_support import (
     json_option,
     progress_bar,
     table,
+    to_json,
 )
-from hiring_jobs.cli_support import to_json as as_json_text
 from hiring_jobs.queue.retry import RetryPolicy
 from hiring_jobs.queue.time_limits import limits_for
 from web.filters import age, when
@@ -55,14 +55,17 @@ def active(as_json: bool) -> None:
     running = in_session(worker_queries.running_by_worker)
     now = datetime.now(UTC)
     rows = [
-        {**job, "runtime_seconds": (now - job["started_at"]).total_seconds()}
-        if job["started_at"]
-        else {**job, "runtime_seconds": None}
+        {
+            **job,
+            "runtime_seconds": (now - job["started_at"]).total_seconds()
+            if job["started_at"]
+            else None,
+        }
         for found in running.values()
         for job in found
     ]
     if as_json:
-        click.echo(as_json_text(rows))
+        click.echo(to_json(rows))
         return
     if not rows:
         click.echo("no job is running")
@@ -98,7 +101,7 @@ def scheduled(limit: int, as_json: bool) -> None:
         for row in in_session(lambda s: job_queries.scheduled_jobs(s, limit=limit))
     ]
     if as_json:
-        click.echo(as_json_text(rows))
+        click.echo(to_json(rows))
         return
     if not rows:
         click.echo("no job is scheduled for later")
@@ -112,7 +115,7 @@ def scheduled(limit: int, as_json: bool) -> None:
                 Column("QUEUE", lambda r: r["queue_name"]),
                 Column("PRIORITY", lambda r: r["priority"], right=True),
                 Column("ATTEMPTS", lambda r: r["attempts"], right=True),
-                Column("ARGUMENTS", lambda r: as_json_text(r["args"]), width=60),
+                Column("ARGUMENTS", lambda r: to_json(r["args"]), width=60),
             ],
             rows,
         )
@@ -125,7 +128,7 @@ def registered(as_json: bool) -> None:
     """Every task workers can run: queue, priority, retry policy, time limits, cron."""
     rows = registered_tasks()
     if as_json:
-        click.echo(as_json_text(rows))
+        click.echo(to_json(rows))
         return
     click.echo(
         table(
@@ -186,7 +189,7 @@ def stats(as_json: bool) -> None:
     per process seen in the last hour, and the last hour's throughput."""
     found = in_session(_stats)
     if as_json:
-        click.echo(as_json_text(found))
+        click.echo(to_json(found))
         return
     click.echo(_queues_table(found["queues"]))
     click.echo("\n" + _workers_table(found["workers"]))

@@ -41,7 +41,7 @@ def jobs_() -> None:
 @jobs_.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this state.")
 @click.option("--queue", help="Only this queue.")
-@click.option("--task", help="Part of a task name, any case: 'achievement' finds achievements.*.")
+@click.option("--task", help="A task's name, or part of names: 'achievement' finds them all.")
 @click.option("--lock", help="Only jobs holding this lock.")
 @click.option("--args", help='Argument values: application_id=123, stage="hired" (or JSON).')
 @click.option("--search", help="Text in an error (exception type or message), any case.")
