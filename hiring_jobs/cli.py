@@ -14,6 +14,8 @@ import click
 from hiring_jobs import db, embedded
 from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
+from hiring_jobs.inspect_cli import inspect_, purge, registered
+from hiring_jobs.jobs_cli import jobs_
 from hiring_jobs.logs import configure_logging
 from hiring_jobs.privacy.cli import erase_candidate, export_candidate
 from hiring_jobs.schedules import schedule
@@ -147,7 +149,10 @@ def web(host: str | None, port: int | None, workers: int) -> None:
 @main.command("db-url")
 @clear_errors
 def db_url() -> None:
-    """Print the database URL, for example: psql "$(hiring-jobs db-url)"."""
+    """Print the database URL; exit 1 with the reason when there is none.
+
+    For a SQL shell: url=$(hiring-jobs db-url) && psql "$url"
+    """
     settings = get_settings()
     if settings.database_url:
         click.echo(db.libpq_url(settings.database_url))
@@ -187,7 +192,12 @@ main.add_command(bench)
 main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)
+main.add_command(inspect_)
+main.add_command(jobs_)
+main.add_command(purge)
 main.add_command(schedule)
+# `hiring-jobs tasks`: the same list as `inspect registered`, where people look for it.
+main.add_command(registered, name="tasks")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,10 @@ def redact(url: str) -> str:
         return "<unparseable DATABASE_URL>"
     host = info.get("host", "localhost")
     port = info.get("port", "5432")
-    return f"{info.get('user', '')}@{host}:{port}/{info.get('dbname', '')}"
+    user, dbname = info.get("user", ""), info.get("dbname", "")
+    if host.startswith("/"):  # a unix socket directory, as the embedded server uses
+        return f"{user}@{dbname} (unix socket in {host})"
+    return f"{user}@{host}:{port}/{dbname}"
 
 
 def make_async_engine(url: str, **kwargs: object) -> AsyncEngine:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -11,27 +9,16 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hiring_jobs import db
+from hiring_jobs.cli_support import by_option, in_session
 from hiring_jobs.models import JobAttempt
 from hiring_jobs.privacy.masking import mask_text, mask_value
 from hiring_jobs.queue import audit, dead_letters
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
-
-
 def _in_session(action: Callable[[Session], Any]) -> Any:
-    """Run `action` in one committed transaction; known failures become one-line errors."""
-    try:
-        db.check_database(db.database_url())
-        with db.session_scope() as session:
-            return action(session)
-    except (dead_letters.DeadLetterError, db.DatabaseUnavailable, db.NotMigrated) as exc:
-        raise click.ClickException(str(exc)) from None
+    return in_session(action, dead_letters.DeadLetterError)
 
 
-by_option = click.option("--by", default=_actor, show_default="cli:USER@HOST", help="Who acts.")
 notes_option = click.option("--notes", default="", help="Why; kept in the review history.")
 task_option = click.option("--task", help="All pending failures of this task.")
 fingerprint_option = click.option("--fingerprint", help="All pending failures with this error.")

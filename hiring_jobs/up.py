@@ -11,16 +11,19 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
 from hiring_jobs import db, embedded, schema
+from hiring_jobs.cli_support import progress_bar
 from hiring_jobs.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,8 +75,8 @@ def _start_database(settings: Settings) -> str:
 def _load_demo(settings: Settings) -> None:
     from hiring_jobs.demo.data import load_demo_data
 
-    with db.session_scope() as session:
-        summary = load_demo_data(session, settings.files_dir)
+    with db.session_scope() as session, progress_bar("Loading demo data") as progress:
+        summary = load_demo_data(session, settings.files_dir, progress=progress)
     click.echo(summary)
 
 
@@ -141,24 +144,33 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]], timeout: float)
 
 
 def _print_banner(settings: Settings, url: str, port: int) -> None:
+    click.echo("\n".join(banner(settings, url, port)))
+
+
+def banner(settings: Settings, url: str, port: int) -> list[str]:
+    """What `up` prints once everything runs; every command in it works as printed."""
     host = "localhost" if settings.web_host in {"127.0.0.1", "0.0.0.0"} else settings.web_host
     psql = "psql" if not settings.uses_embedded_database else str(embedded.psql_path())
-    click.echo(
-        "\n".join(
-            [
-                "",
-                f"  hiring_jobs is running: http://{host}:{port}/",
-                f"  Admin UI: http://{host}:{port}/admin/ (user {settings.admin_username}, "
-                + _password_hint(settings)
-                + ")",
-                f"  Database: {db.redact(url)}",
-                f'  SQL shell: {psql} "{url}"',
-                '  (or, from another terminal: psql "$(hiring-jobs db-url)")',
-                "  Press Ctrl-C to stop.",
-                "",
-            ]
-        )
-    )
+    return [
+        "",
+        f"  hiring_jobs is running: http://{host}:{port}/",
+        f"  Admin UI: http://{host}:{port}/admin/ (user {settings.admin_username}, "
+        + _password_hint(settings)
+        + ")",
+        f"  Database: {db.redact(url)}",
+        f"  SQL shell: {shlex.quote(psql)} {shlex.quote(url)}",
+        f"  Commands: {own_command()} --help (jobs, inspect, dlq, db-url, ...)",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+
+
+def own_command() -> str:
+    """This installation's `hiring-jobs`, by path: it works without activating the venv."""
+    script = Path(sys.executable).parent / "hiring-jobs"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m hiring_jobs"
 
 
 def _ensure_port_free(host: str, port: int) -> None:

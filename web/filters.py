@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 EMPTY = "\u2013"  # an en dash for missing values
 
@@ -34,10 +35,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         age=age,
         when=when,
+        clock=clock,
         number=number,
         pretty_json=pretty_json,
         compact_json=compact_json,
         badge=badge,
+        breakable=breakable,
         duration_ms=duration_ms,
         percent=percent,
         reject_none=reject_none,
@@ -62,6 +65,21 @@ def when(value: datetime | None) -> str:
     if value is None:
         return EMPTY
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def breakable(value: str | None) -> Markup:
+    """A dotted name (email.send_achievement_unlocked) that may wrap after `.` and `_`,
+    so a narrow table column breaks it there instead of widening the page."""
+    escaped = escape(value or "")
+    return escaped.replace(".", Markup(".<wbr>")).replace("_", Markup("_<wbr>"))
+
+
+def clock(value: datetime | None, same_day_as: datetime | None = None) -> str:
+    """Only the time of day (UTC) when the day is that of `same_day_as`, else `when`."""
+    if value is None or same_day_as is None:
+        return when(value)
+    value, other = value.astimezone(UTC), same_day_as.astimezone(UTC)
+    return value.strftime("%H:%M:%S") if value.date() == other.date() else when(value)
 
 
 def number(value: int | float | None) -> str:

@@ -33,5 +33,9 @@ def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
             "preload_app": False,
             "accesslog": "-",
             "graceful_timeout": 10,
+            # Gunicorn 25.1+ opens a control socket for `gunicornc` by default, in
+            # $XDG_RUNTIME_DIR or else a ~/.gunicorn/ it creates. We do not use it, and two
+            # servers of one user would share its path.
+            "control_socket_disable": True,
         }
     ).run()

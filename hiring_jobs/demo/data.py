@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hiring_jobs.demo.failures import defer_failures
 from hiring_jobs.demo.resume_pdfs import DEMO_CANDIDATES, write_encrypted_pdf, write_resume_pdf
 from hiring_jobs.models import (
     ActivityEvent,
@@ -40,6 +41,7 @@ from hiring_jobs.models import (
     UserRole,
     UserSkill,
 )
+from hiring_jobs.progress import Progress, silent
 from hiring_jobs.queue.defer import batch_defer, defer
 from hiring_jobs.services import achievements, recommendations
 from hiring_jobs.services.files import store_file
@@ -117,8 +119,12 @@ QUIZZES = [
 ACTIVITY_KINDS = ["login", "view_job", "search", "view_course", "apply"]
 
 
-def load_demo_data(session: Session, files_dir: Path) -> str:
-    """Insert the demo rows and defer their jobs; return a one-line summary."""
+def load_demo_data(session: Session, files_dir: Path, progress: Progress = silent) -> str:
+    """Insert the demo rows and defer their jobs; return a one-line summary.
+
+    `progress` hears of each candidate (their resume PDF is made on the spot) and of the
+    rest as they are added.
+    """
     if session.scalar(select(User.id).where(User.email == RECRUITER_EMAIL)) is not None:
         return "Demo data already loaded."
 
@@ -162,6 +168,7 @@ def load_demo_data(session: Session, files_dir: Path) -> str:
             resume_ids.append(resume.id)
             candidates.append(user)
             _apply(session, user, postings[index % len(postings)], resume.id, recruiter.id)
+            progress(candidate.name, index + 1, len(DEMO_CANDIDATES) + 1)
         # One candidate uploads a password-protected PDF: parsing records why it failed.
         locked = User(email="lee.locked@example.com", full_name="Lee Locked")
         session.add(locked)
@@ -171,9 +178,12 @@ def load_demo_data(session: Session, files_dir: Path) -> str:
 
     batch_defer(session, "resume.parse", [{"resume_id": rid} for rid in resume_ids])
     family_jobs = _community(session, files_dir, mentor, candidates)
+    failures = defer_failures(session, files_dir, candidates[-1])
+    progress("community and jobs", len(DEMO_CANDIDATES) + 1, len(DEMO_CANDIDATES) + 1)
     return (
-        f"Demo data loaded: {len(DEMO_CANDIDATES) + 4} people, {len(postings)} postings, "
-        f"{len(resume_ids)} resumes queued for parsing, {family_jobs} more jobs queued."
+        f"Demo data loaded: {len(DEMO_CANDIDATES) + 5} people, {len(postings)} postings, "
+        f"{len(resume_ids)} resumes queued for parsing, {family_jobs} more jobs queued, "
+        f"{failures} jobs that fail (for the dead-letter pages)."
     )
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,6 +9,7 @@ from typing import TypeVar
 import click
 
 from hiring_jobs import db
+from hiring_jobs.cli_support import by_option, can_ask, progress_bar
 from hiring_jobs.privacy import erasure, export
 from hiring_jobs.privacy.masking import mask_email, mask_name
 from hiring_jobs.privacy.subjects import NoSuchUser
@@ -25,19 +22,12 @@ T = TypeVar("T")
 _USER_ERRORS = (NoSuchUser, erasure.ErasureError, db.DatabaseUnavailable, db.NotMigrated)
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
-
-
 def _run(action: Callable[[], T]) -> T:
     try:
         db.check_database(db.database_url())
         return action()
     except (*_USER_ERRORS, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
-
-
-by_option = click.option("--by", default=_actor, show_default="cli:USER@HOST", help="Who acts.")
 
 
 @click.command("export-candidate")
@@ -58,8 +48,10 @@ def export_candidate(user_id: int, output: Path | None, by: str) -> None:
     target = output or Path(f"candidate-{user_id}.zip")
 
     def run() -> Path:
-        with db.session_scope() as session:
-            written = export.export_candidate(session, user_id, get_settings().files_dir, target)
+        with db.session_scope() as session, progress_bar("exporting") as progress:
+            written = export.export_candidate(
+                session, user_id, get_settings().files_dir, target, progress=progress
+            )
             audit.record(session, actor=by, action="export_candidate", target=f"user {user_id}")
         return written
 
@@ -91,11 +83,12 @@ def erase_candidate(user_id: int | None, yes: bool, resume_pending: bool, by: st
     preview = _run(lambda: _preview(user_id))
     if not yes:
         _confirm(user_id, preview)
-    receipt = _run(
-        lambda: erasure.erase_candidate(
-            db.get_sessionmaker(), user_id, actor=by, files_dir=_files_dir()
+    with progress_bar("erasing") as progress:
+        receipt = _run(
+            lambda: erasure.erase_candidate(
+                db.get_sessionmaker(), user_id, actor=by, files_dir=_files_dir(), progress=progress
+            )
         )
-    )
     click.echo(str(receipt))
 
 
@@ -106,11 +99,6 @@ def _files_dir() -> Path:
 def _preview(user_id: int) -> erasure.Preview:
     with db.session_scope() as session:
         return erasure.preview(session, user_id)
-
-
-def can_ask() -> bool:
-    """A person at a terminal can confirm; CI and piped input cannot."""
-    return sys.stdin.isatty() and not os.environ.get("CI")
 
 
 def _confirm(user_id: int, preview: erasure.Preview) -> None:

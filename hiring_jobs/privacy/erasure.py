@@ -41,7 +41,7 @@ import quopri
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from hiring_jobs.privacy.subjects import (
     scrubs_mentions,
     tables_with_subjects,
 )
+from hiring_jobs.progress import Progress, silent
 from hiring_jobs.queue import audit
 from hiring_jobs.services.files import SUFFIXES
 
@@ -270,15 +271,21 @@ def _names_in_mail(session: Session, user: User) -> set[str]:
 
 
 def erase_candidate(
-    factory: sessionmaker[Session], user_id: int, *, actor: str, files_dir: Path
+    factory: sessionmaker[Session],
+    user_id: int,
+    *,
+    actor: str,
+    files_dir: Path,
+    progress: Progress = silent,
 ) -> Receipt:
     """Erase the user in one transaction, then remove their files; see the module doc.
 
     Raises `NoSuchUser` for an unknown id. An already erased user gets a receipt saying
-    so, and only the file removals a crashed run left behind are finished.
+    so, and only the file removals a crashed run left behind are finished. `progress`
+    hears of each step of the transaction as it ends.
     """
     with factory() as session, session.begin():
-        receipt = _erase(session, user_id, actor=actor, files_dir=files_dir)
+        receipt = _erase(session, user_id, actor=actor, files_dir=files_dir, progress=progress)
     receipt.files_removed = resume_pending(factory, files_dir)
     return receipt
 
@@ -289,7 +296,9 @@ def resume_pending(factory: sessionmaker[Session], files_dir: Path) -> int:
     return outcome.removed
 
 
-def _erase(session: Session, user_id: int, *, actor: str, files_dir: Path) -> Receipt:
+def _erase(
+    session: Session, user_id: int, *, actor: str, files_dir: Path, progress: Progress
+) -> Receipt:
     user = get_user(session, user_id, lock=True)
     if user.erased_at is not None:
         return _already_erased(session, user)
@@ -298,15 +307,23 @@ def _erase(session: Session, user_id: int, *, actor: str, files_dir: Path) -> Re
     record = ErasureRecord(user_id=user_id, requested_by=actor, counts={})
     session.add(record)
     session.flush()
+    steps: list[tuple[str, Callable[[], Counter[str]]]] = [
+        ("jobs stopped", lambda: _stop_jobs(session, job_ids)),
+        (
+            "dead letters discarded",
+            lambda: _discard_dead_letters(session, job_ids, actor=actor, erasure_id=record.id),
+        ),
+        ("job results reduced", lambda: _reduce_results(session, job_ids)),
+        ("files dropped", lambda: _drop_their_files(session, user_id, record.id)),
+        ("rows deleted", lambda: _delete_their_rows(session, user_id)),
+        ("list entries dropped", lambda: _drop_list_entries(session, user_id)),
+        ("mentions scrubbed", lambda: _scrub_columns(session, identity)),
+        ("exports rewritten", lambda: _rewrite_exports(session, files_dir, identity, record.id)),
+    ]
     counts: Counter[str] = Counter()
-    counts.update(_stop_jobs(session, job_ids))
-    counts.update(_discard_dead_letters(session, job_ids, actor=actor, erasure_id=record.id))
-    counts.update(_reduce_results(session, job_ids))
-    counts.update(_drop_their_files(session, user_id, record.id))
-    counts.update(_delete_their_rows(session, user_id))
-    counts.update(_drop_list_entries(session, user_id))
-    counts.update(_scrub_columns(session, identity))
-    counts.update(_rewrite_exports(session, files_dir, identity, record.id))
+    for done, (name, step) in enumerate(steps, start=1):
+        counts.update(step())
+        progress(name, done, len(steps))
     now = _anonymise(session, user)
     counts["anonymised.users"] = 1
     record.counts = {kind: count for kind, count in sorted(counts.items()) if count}

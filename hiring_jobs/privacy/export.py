@@ -31,26 +31,33 @@ from hiring_jobs.models import JobAttempt, StoredFile
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import Kind
 from hiring_jobs.privacy.subjects import get_user, jobs_about, rows_about, tables_with_subjects
+from hiring_jobs.progress import Progress, silent
 
 FORMAT_VERSION = 1
 # Zip entries need a date; a fixed one keeps the archive identical for identical data.
 ENTRY_DATE = (2000, 1, 1, 0, 0, 0)
 
 
-def export_candidate(session: Session, user_id: int, files_dir: Path, output: Path) -> Path:
-    """Write the archive of everything about `user_id` to `output`; `NoSuchUser` if unknown."""
+def export_candidate(
+    session: Session, user_id: int, files_dir: Path, output: Path, progress: Progress = silent
+) -> Path:
+    """Write the archive of everything about `user_id` to `output`; `NoSuchUser` if unknown.
+
+    `progress` hears of each archive entry as it is written.
+    """
     get_user(session, user_id)
     document = candidate_document(session, user_id)
     jobs = jobs_document(session, user_id)
     files = _owned_files(session, files_dir, user_id)
     document["files"] = [{"id": f.id, "archive_path": name} for name, f, _ in files]
+    entries = [("candidate.json", _json(document)), ("jobs.json", _json(jobs))]
+    entries += [(name, data) for name, _, data in files]
     temporary = output.with_name(f".{output.name}.tmp")
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        _add(archive, "candidate.json", _json(document))
-        _add(archive, "jobs.json", _json(jobs))
-        for name, _, data in files:
+        for done, (name, data) in enumerate(entries, start=1):
             _add(archive, name, data)
+            progress(name, done, len(entries))
     os.replace(temporary, output)  # never a half-written archive at `output`
     return output
 

@@ -36,7 +36,7 @@ def test_operator_finds_a_failed_job_reads_its_traceback_and_retries_it(
     page.get_by_label("Task").fill("tests.record")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(
-        f"{base_url}/admin/jobs?status=failed&queue=&task=tests.record&lock=&args=&since=&until="
+        f"{base_url}/admin/jobs?status=failed&queue=&task=tests.record&search=&lock=&args=&since=&until="
     )
     rows = page.locator("table.jobs tbody tr")
     expect(rows).to_have_count(1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ import psutil
 import psycopg
 import pytest
 
+from hiring_jobs import settings
+from hiring_jobs.up import banner
 from tests.support.processes import cli_env, run_cli, start_cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -63,7 +66,10 @@ def _stop(up: subprocess.Popen[bytes], log: Path) -> list[psutil.Process]:
 def test_up_runs_the_system_and_stops_without_orphans(tmp_path: Path) -> None:
     port = _free_port()
     data_dir = tmp_path / "data"
+    home = tmp_path / "home"
+    home.mkdir()
     env = cli_env(
+        HOME=str(home),
         HIRING_JOBS_DATA_DIR=str(data_dir),
         HIRING_JOBS_WEB_PORT=str(port),
         HIRING_JOBS_WORKER_PROCESSES="1",
@@ -97,6 +103,7 @@ def test_up_runs_the_system_and_stops_without_orphans(tmp_path: Path) -> None:
     finally:
         family = _stop(up, log) if up.poll() is None else []
 
+    assert list(home.iterdir()) == [], "nothing written to the home directory (~/.gunicorn/)"
     assert family, "up had started child processes"
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not _postgres_running_on(data_dir)
@@ -134,3 +141,25 @@ def _postgres_running_on(data_dir: Path) -> bool:
         if process.info["name"] == "postgres" and str(data_dir) in cmdline:
             return True
     return False
+
+
+def test_the_banner_prints_commands_that_work_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HIRING_JOBS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HIRING_JOBS_ADMIN_PASSWORD", "s3cret")
+    settings.get_settings.cache_clear()
+    url = f"postgresql://postgres:@/hiring_jobs?host={tmp_path}/pgdata"
+    lines = banner(settings.get_settings(), url, 8123)
+    settings.get_settings.cache_clear()
+
+    assert f"  Database: postgres@hiring_jobs (unix socket in {tmp_path}/pgdata)" in lines
+    [shell] = [line for line in lines if line.startswith("  SQL shell: ")]
+    psql, shown_url = shlex.split(shell.removeprefix("  SQL shell: "))
+    assert Path(psql).is_file() and shown_url == url
+    # The command runs from anywhere, without the venv on PATH.
+    [commands] = [line for line in lines if line.startswith("  Commands: ")]
+    command = shlex.split(commands.removeprefix("  Commands: ").split(" --help")[0])
+    env = {**cli_env(), "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run([*command, "--help"], env=env, cwd=tmp_path, capture_output=True)
+    assert ran.returncode == 0 and b"Usage: hiring-jobs" in ran.stdout

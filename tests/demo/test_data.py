@@ -1,5 +1,6 @@
 """The demo data gives every job family work, commits with its jobs, loads once, and a real
-worker runs all of it without a single failure."""
+worker runs all of it: everything succeeds but the two failures the demo shows on purpose
+(an unreadable upload, a refused mail), which wait in the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hiring_jobs.models import (
     RecommendationCache,
     StoredFile,
 )
+from hiring_jobs.queue import dead_letters
 from hiring_jobs.settings import get_settings
 from tests.services.test_email import use_no_smtp
 from tests.support.jobs import jobs, run_worker_until_idle
@@ -59,7 +61,8 @@ def test_the_demo_loads_once_with_a_job_for_every_family(
         before = _counts(session)
         deferred = Counter(job["task_name"].split(".")[0] for job in jobs(session))
 
-    assert summary.startswith("Demo data loaded: 10 people, 4 postings, 7 resumes")
+    assert summary.startswith("Demo data loaded: 11 people, 4 postings, 7 resumes")
+    assert summary.endswith("2 jobs that fail (for the dead-letter pages).")
     assert set(FAMILIES) <= set(deferred)
     for table in (
         "courses",
@@ -80,6 +83,16 @@ def test_the_demo_loads_once_with_a_job_for_every_family(
         assert len(jobs(session)) == sum(deferred.values())
 
 
+def test_loading_reports_each_candidate_then_the_rest(
+    session_factory: sessionmaker[Session],
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+    with session_factory() as session, session.begin():
+        load_demo_data(session, get_settings().files_dir, progress=lambda *a: heard.append(a))
+    assert [(done, total) for _, done, total in heard] == [(n, 7) for n in range(1, 8)]
+    assert heard[-1][0] == "community and jobs"
+
+
 def test_nothing_of_the_demo_stays_when_its_transaction_rolls_back(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -92,7 +105,7 @@ def test_nothing_of_the_demo_stays_when_its_transaction_rolls_back(
         assert session.scalar(select(func.count()).select_from(ActivityEvent)) == 0
 
 
-def test_a_worker_runs_every_demo_job_without_a_failure(
+def test_a_worker_runs_every_demo_job_and_only_the_intended_failures_fail(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_no_smtp(monkeypatch)
@@ -111,7 +124,13 @@ def test_a_worker_runs_every_demo_job_without_a_failure(
         unlocks = session.scalar(select(func.count()).select_from(AchievementUnlock)) or 0
         deliveries = set(session.scalars(select(EmailDelivery.status)))
         health_checks = session.scalar(select(func.count()).select_from(HealthCheck))
-    assert set(statuses) == {"succeeded"}, statuses
+        letters = {letter.task_name: letter for letter in dead_letters.list_pending(session)}
+    assert statuses == {"succeeded": sum(statuses.values()) - 2, "failed": 2}, statuses
+    assert letters.keys() == {"documents.generate_thumbnail", "email.send_welcome"}
+    thumbnail, welcome = letters["documents.generate_thumbnail"], letters["email.send_welcome"]
+    assert "the image is damaged or unsupported" in (thumbnail.error_message or "")
+    assert welcome.exception_type == "hiring_jobs.services.email.PermanentEmailError"
+    assert (welcome.error_message or "").startswith("550 5.1.1 <sam.typo@exmaple.com>")
     assert {"mention", "like", "comment", "achievement", "resume_analyzed"} <= notification_kinds
     assert {
         "achievement_leaderboard",

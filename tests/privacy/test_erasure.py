@@ -626,3 +626,19 @@ def test_the_command_reports_an_unknown_id_on_one_line(database_url: str) -> Non
     result = CliRunner().invoke(main, ["erase-candidate", "424242", "--yes"])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: no user with id 424242"
+
+
+def test_progress_hears_of_each_step_of_the_erasure(
+    session_factory: sessionmaker[Session], files_dir: Path
+) -> None:
+    world = build_world(session_factory, files_dir)
+    heard: list[tuple[str, int, int]] = []
+    erase_candidate(
+        session_factory,
+        world.ada,
+        actor="tester",
+        files_dir=files_dir,
+        progress=lambda *a: heard.append(a),
+    )
+    assert heard[0] == ("jobs stopped", 1, 8) and heard[-1] == ("exports rewritten", 8, 8)
+    assert [done for _, done, _ in heard] == list(range(1, 9))

@@ -146,3 +146,15 @@ def test_the_command_takes_an_output_path_and_fails_on_one_line(
     unknown = runner.invoke(main, ["export-candidate", "31337"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == "Error: no user with id 31337"
+
+
+def test_progress_hears_of_each_archive_entry(
+    session_factory: sessionmaker[Session], world: World, files_dir: Path, tmp_path: Path
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+    with session_factory() as session:
+        export_candidate(
+            session, world.ada, files_dir, tmp_path / "ada.zip", progress=lambda *a: heard.append(a)
+        )
+    assert [step for step, _, _ in heard] == zipfile.ZipFile(tmp_path / "ada.zip").namelist()
+    assert [(done, total) for _, done, total in heard] == [(n, 4) for n in range(1, 5)]

@@ -90,6 +90,81 @@ def test_filters_by_status_queue_task_lock_and_arguments(
     assert listed_ids(page.data) == [about_123]
 
 
+def test_the_task_filter_takes_part_of_a_name_or_an_exact_name(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    [echoed] = defer_jobs(session_factory, "tests.echo", [{"value": 1}])
+    [recorded] = records(session_factory, 1)
+    [unlock] = defer_jobs(session_factory, "achievements.unlock", [{"user_id": 1, "code": "x"}])
+    [stats] = defer_jobs(session_factory, "achievements.generate_stats", [{}])
+
+    def ids(task: str) -> list[int]:
+        body = operator.get("/api/jobs", query_string={"task": task}).get_json()
+        return [job["id"] for job in body["jobs"]]
+
+    assert ids("ACHIEVEMENT") == [stats, unlock]
+    assert ids("tests.") == [recorded, echoed]
+    assert ids("achievements.unlock") == [unlock]
+    assert ids("nothing.like.this") == []
+
+
+def test_search_finds_text_in_errors_as_a_bound_parameter(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    refused = failed_job(session_factory, "SMTP 550 mailbox unavailable")
+    failed_job(session_factory, "100% of the disk is used")
+
+    def ids(search: str) -> list[int]:
+        body = operator.get("/api/jobs", query_string={"search": search}).get_json()
+        return [job["id"] for job in body["jobs"]]
+
+    assert ids("smtp 550") == [refused]
+    assert len(ids("runtimeerror")) == 2  # the exception type counts too
+    assert ids("0% of") != [] and ids("_") == [] and ids("%' OR '1'='1") == []
+    page = operator.get("/admin/jobs?search=mailbox")
+    assert listed_ids(page.data) == [refused]
+
+
+def test_housekeeping_jobs_are_hidden_until_asked_for_or_named(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    [mine] = records(session_factory, 1)
+    [rescue] = defer_jobs(session_factory, "queue.rescue_stalled_jobs", [{"timestamp": 1}])
+
+    def toggle(page: bytes, label: str) -> str:
+        found = re.search(rf'href="([^"]+)"[^>]*>{label} housekeeping jobs<', page.decode())
+        assert found, f"no {label} link"
+        return found.group(1).replace("&amp;", "&")
+
+    hidden = operator.get("/admin/jobs?status=todo").data
+    assert listed_ids(hidden) == [mine]
+    shown = operator.get(toggle(hidden, "Show")).data
+    assert listed_ids(shown) == [rescue, mine]
+    assert toggle(shown, "Hide") == "/admin/jobs?status=todo"
+    named = operator.get("/api/jobs?task=rescue").get_json()["jobs"]
+    assert [job["id"] for job in named] == [rescue]
+
+
+def test_the_list_shows_the_latest_attempts_start_finish_runtime_and_worker(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    failed = failed_job(session_factory, "relay down")
+    [job] = operator.get("/api/jobs").get_json()["jobs"]
+    assert job["id"] == failed and job["last_error"] == "relay down"
+    assert job["started_at"] <= job["finished_at"] and job["runtime_ms"] > 0
+    assert job["worker_name"] and job["hostname"]
+    page = operator.get("/admin/jobs").data.decode()
+    for header in ("Started / finished", "Runtime", "Worker"):
+        assert f">{header}</th>" in page
+    assert job["worker_name"] in page
+
+
+def test_date_inputs_are_labelled_and_kept_in_utc(operator: FlaskClient) -> None:
+    page = operator.get("/admin/jobs?since=2026-11-21T12:30%2B02:00").data.decode()
+    assert "Deferred from (UTC)" in page and "to (UTC)" in page
+    assert 'name="since" value="2026-11-21T10:30"' in page  # 12:30 at +02:00 is 10:30 UTC
+
+
 def test_an_argument_search_is_a_bound_parameter_not_sql(
     operator: FlaskClient, session_factory: sessionmaker[Session]
 ) -> None:

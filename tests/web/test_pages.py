@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.app import app as procrastinate_app
-from hiring_jobs.models import AuditLogEntry, DeliveryStatus, EmailDelivery
+from hiring_jobs.models import AuditLogEntry, DeliveryStatus, EmailDelivery, JobAttempt
 from tests.support.jobs import jobs
 from tests.web.helpers import defer_jobs, failed_job, post
 
@@ -142,6 +142,56 @@ def test_cron_tasks_show_schedule_next_runs_and_missed_ticks(
     assert schedule["missed_tick"] is not None
     warnings = operator.get("/api/stats").get_json()["warnings"]
     assert any("cron tasks missed their last tick" in warning for warning in warnings), warnings
+
+
+def _nightly_schedule(client: FlaskClient) -> dict[str, object]:
+    [found] = [
+        schedule
+        for schedule in client.get("/api/periodic").get_json()["periodic"]
+        if schedule["task_name"] == "tests.web.nightly"
+    ]
+    return found
+
+
+def _system_ran_since(factory: sessionmaker[Session], moment: datetime) -> None:
+    """A job attempt that old: the system (and its scheduler) has run since then."""
+    with factory() as session, session.begin():
+        session.add(
+            JobAttempt(job_id=1, attempt=1, task_name="tests.echo", queue="q", started_at=moment)
+        )
+
+
+def test_a_fresh_install_has_missed_no_tick_its_cron_tasks_are_not_due_yet(
+    operator: FlaskClient, cron_task: PeriodicTask
+) -> None:
+    schedule = _nightly_schedule(operator)
+    assert schedule["not_due_yet"] is True and schedule["missed_tick"] is None
+    html = operator.get("/admin/periodic").data.decode()
+    assert "not due yet" in html and "missed" not in html
+    warnings = operator.get("/api/stats").get_json()["warnings"]
+    assert not any("missed" in warning for warning in warnings), warnings
+
+
+def test_a_cron_task_that_never_ran_while_the_system_did_is_missed(
+    operator: FlaskClient, session_factory: sessionmaker[Session], cron_task: PeriodicTask
+) -> None:
+    _system_ran_since(session_factory, datetime.now(UTC) - timedelta(days=2))
+    schedule = _nightly_schedule(operator)
+    assert schedule["not_due_yet"] is False and schedule["missed_tick"] is not None
+
+
+def test_run_now_records_a_last_run_and_the_task_is_no_longer_missed(
+    operator: FlaskClient, session_factory: sessionmaker[Session], cron_task: PeriodicTask
+) -> None:
+    _system_ran_since(session_factory, datetime.now(UTC) - timedelta(days=2))
+    assert _nightly_schedule(operator)["missed_tick"] is not None
+
+    post(operator, "/admin/periodic/tests.web.nightly:/run")
+    with session_factory() as session:
+        [job] = jobs(session, "tests.web.nightly")
+    schedule = _nightly_schedule(operator)
+    assert schedule["last_job_id"] == job["id"] and schedule["last_run_at"] is not None
+    assert schedule["missed_tick"] is None and schedule["not_due_yet"] is False
 
 
 def test_run_now_defers_the_cron_task_and_is_audited(

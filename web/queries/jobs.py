@@ -13,16 +13,35 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from hiring_jobs.models import JobAttempt
+from hiring_jobs.app import app as procrastinate_app
+from hiring_jobs.models import AttemptOutcome, JobAttempt
 from web.queries.tables import STATUSES, events, jobs
 
 COUNT_CAP = 10_000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# Queue upkeep (hiring_jobs/tasks/reliability.py: the stalled-job rescue every 15 s, the
+# throughput rollup every minute): hidden from job lists unless asked for or named.
+HOUSEKEEPING_PREFIX = "queue."
 attempts = JobAttempt.__table__
 
 
@@ -34,11 +53,13 @@ class FilterError(ValueError):
 class JobFilter:
     status: str = ""
     queue: str = ""
-    task: str = ""
+    task: str = ""  # a task's name, or part of names in any case: "achievement" finds them all
     lock: str = ""
     args: str = ""  # as typed: `application_id=123, status="hired"` or a JSON object
+    search: str = ""  # text in an attempt's error (exception type or message), any case
     since: datetime | None = None  # deferred at or after
     until: datetime | None = None  # deferred before
+    housekeeping: bool = False  # also list queue.* upkeep jobs when no task is named
 
     @classmethod
     def from_args(cls, values: Mapping[str, str]) -> JobFilter:
@@ -51,8 +72,10 @@ class JobFilter:
             task=values.get("task", "").strip(),
             lock=values.get("lock", "").strip(),
             args=values.get("args", "").strip(),
+            search=values.get("search", "").strip(),
             since=parse_time(values.get("since", ""), "since"),
             until=parse_time(values.get("until", ""), "until"),
+            housekeeping=values.get("housekeeping", "") == "1",
         )
         found.args_object()  # refuse a malformed search before any query runs
         return found
@@ -65,8 +88,10 @@ class JobFilter:
             "task": self.task,
             "lock": self.lock,
             "args": self.args,
-            "since": self.since.strftime("%Y-%m-%dT%H:%M") if self.since else "",
-            "until": self.until.strftime("%Y-%m-%dT%H:%M") if self.until else "",
+            "search": self.search,
+            "since": _utc_minute(self.since),
+            "until": _utc_minute(self.until),
+            "housekeeping": "1" if self.housekeeping else "",
         }
         return {key: value for key, value in raw.items() if value}
 
@@ -82,16 +107,50 @@ class JobFilter:
         for column, value in (
             (jobs.c.status, self.status),
             (jobs.c.queue_name, self.queue),
-            (jobs.c.task_name, self.task),
             (jobs.c.lock, self.lock),
         ):
             if value:
                 found.append(column == value)
+        if self.task:
+            found.append(jobs.c.task_name.in_(matching_tasks(self.task)))
+        elif not self.housekeeping:
+            found.append(not_(jobs.c.task_name.startswith(HOUSEKEEPING_PREFIX, autoescape=True)))
+        if self.search:
+            found.append(_error_contains(self.search))
         wanted = self.args_object()
         if wanted is not None:
             found.append(jobs.c.args.op("@>")(bindparam("args_search", wanted, type_=JSONB)))
         found.extend(_time_bounds(self.since, self.until))
         return found
+
+
+def matching_tasks(text: str) -> list[str]:
+    """A task's exact name matches that task; other text, every registered task whose name
+    contains it (any case), and itself (jobs of tasks no longer registered).
+
+    A list of names rather than a pattern, so the (task_name, status, id) index serves the
+    filter.
+    """
+    procrastinate_app.perform_import_paths()
+    if text in procrastinate_app.tasks:
+        return [text]
+    wanted = text.casefold()
+    return sorted({text} | {name for name in procrastinate_app.tasks if wanted in name.casefold()})
+
+
+def _error_contains(text: str) -> ColumnElement[bool]:
+    return exists().where(
+        attempts.c.job_id == jobs.c.id,
+        or_(
+            attempts.c.error_message.icontains(text, autoescape=True),
+            attempts.c.exception_type.icontains(text, autoescape=True),
+        ),
+    )
+
+
+def _utc_minute(moment: datetime | None) -> str:
+    """As a datetime-local input shows it: the UTC wall clock, to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
 def parse_time(raw: str, name: str) -> datetime | None:
@@ -208,12 +267,26 @@ def _listing() -> Select[Any]:
         .where(events.c.job_id == jobs.c.id, events.c.type == "deferred")
         .scalar_subquery()
     )
-    last_error = (
-        select(attempts.c.error_message)
+    # The latest run: when it started and ended, how long it took, where, and its error.
+    latest = (
+        select(
+            attempts.c.started_at,
+            attempts.c.finished_at,
+            case(
+                (
+                    attempts.c.outcome == AttemptOutcome.RUNNING,
+                    cast(func.extract("epoch", func.now() - attempts.c.started_at), Float) * 1000,
+                ),
+                else_=attempts.c.duration_ms,
+            ).label("runtime_ms"),
+            attempts.c.worker_name,
+            attempts.c.hostname,
+            attempts.c.error_message,
+        )
         .where(attempts.c.job_id == jobs.c.id)
-        .order_by(attempts.c.attempt.desc())
+        .order_by(attempts.c.attempt.desc(), attempts.c.id.desc())
         .limit(1)
-        .scalar_subquery()
+        .lateral("latest")
     )
     return select(
         jobs.c.id,
@@ -229,8 +302,13 @@ def _listing() -> Select[Any]:
         jobs.c.abort_requested,
         jobs.c.worker_id,
         deferred_at.label("deferred_at"),
-        last_error.label("last_error"),
-    )
+        latest.c.started_at,
+        latest.c.finished_at,
+        latest.c.runtime_ms,
+        latest.c.worker_name,
+        latest.c.hostname,
+        latest.c.error_message.label("last_error"),
+    ).select_from(jobs.outerjoin(latest, true()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +328,17 @@ def capped_count(session: Session, *conditions: ColumnElement[bool]) -> CappedCo
     sample = inner.limit(COUNT_CAP + 1).subquery()
     value = session.scalar(select(func.count()).select_from(sample)) or 0
     return CappedCount(min(value, COUNT_CAP), value > COUNT_CAP)
+
+
+def scheduled_jobs(session: Session, *, limit: int) -> list[dict[str, Any]]:
+    """Waiting jobs due later (schedule_in/schedule_at, retries in backoff), soonest first."""
+    query = (
+        _listing()
+        .where(jobs.c.status == "todo", jobs.c.scheduled_at > func.now())
+        .order_by(jobs.c.scheduled_at, jobs.c.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 def get_job(session: Session, job_id: int) -> dict[str, Any] | None:

@@ -19,6 +19,15 @@ from hiring_jobs.queue.defer import DeferOptions, defer
 MISSED_AFTER = timedelta(minutes=2)
 NEXT_RUNS = 3
 
+# Since when this system has run jobs or deferred cron ticks: a tick due before that was
+# never expected to run (a fresh install has missed nothing). Both minima are index lookups.
+_RUNNING_SINCE = """
+SELECT least(
+    (SELECT min(started_at) FROM job_attempts),
+    (SELECT to_timestamp(min(defer_timestamp)) FROM procrastinate_periodic_defers)
+)
+"""
+
 # defer_periodic_job keeps only the latest defer per task and periodic id.
 _LAST_DEFER = """
 SELECT d.defer_timestamp, d.job_id, j.status
@@ -27,6 +36,13 @@ LEFT JOIN procrastinate_jobs j ON j.id = d.job_id
 WHERE d.task_name = :task AND d.periodic_id = :periodic_id
 ORDER BY d.defer_timestamp DESC NULLS LAST
 LIMIT 1
+"""
+
+
+_RECORD_RUN = """
+INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp, job_id)
+VALUES (:task, :periodic_id, :timestamp, :job_id)
+ON CONFLICT (task_name, periodic_id, defer_timestamp) DO NOTHING
 """
 
 
@@ -46,8 +62,13 @@ class Schedule:
     def key(self) -> str:
         return f"{self.task_name}:{self.periodic_id}"
 
+    @property
+    def not_due_yet(self) -> bool:
+        """Never ran, and no tick was due since the system started: nothing is late."""
+        return self.last_run_at is None and self.missed_tick is None
+
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"key": self.key}
+        return dataclasses.asdict(self) | {"key": self.key, "not_due_yet": self.not_due_yet}
 
 
 def periodic_tasks(app: App) -> list[PeriodicTask[Any, Any, Any]]:
@@ -62,10 +83,16 @@ def find(app: App, key: str) -> PeriodicTask[Any, Any, Any] | None:
 
 def schedules(session: Session, app: App) -> list[Schedule]:
     now = datetime.now(UTC)
-    return [_schedule(session, periodic, now) for periodic in periodic_tasks(app)]
+    since = session.scalar(text(_RUNNING_SINCE))
+    return [_schedule(session, periodic, now, since) for periodic in periodic_tasks(app)]
 
 
-def _schedule(session: Session, periodic: PeriodicTask[Any, Any, Any], now: datetime) -> Schedule:
+def _schedule(
+    session: Session,
+    periodic: PeriodicTask[Any, Any, Any],
+    now: datetime,
+    running_since: datetime | None,
+) -> Schedule:
     params = {"task": periodic.task.name, "periodic_id": periodic.periodic_id}
     row = session.execute(text(_LAST_DEFER), params).one_or_none()
     last_at = (
@@ -76,7 +103,8 @@ def _schedule(session: Session, periodic: PeriodicTask[Any, Any, Any], now: date
     upcoming = croniter(periodic.cron, now)
     next_runs = [upcoming.get_next(datetime) for _ in range(NEXT_RUNS)]
     due = croniter(periodic.cron, now - MISSED_AFTER).get_prev(datetime)
-    missed = due if last_at is None or last_at < due else None
+    expected = running_since is not None and due >= running_since
+    missed = due if expected and (last_at is None or last_at < due) else None
     queue = periodic.configure_kwargs.get("queue") or periodic.task.queue
     return Schedule(
         task_name=periodic.task.name,
@@ -103,11 +131,26 @@ def missed_warnings(found: list[Schedule]) -> list[str]:
 
 
 def run_now(session: Session, periodic: PeriodicTask[Any, Any, Any]) -> int:
-    """Defer the task now, as its schedule would: same options, `timestamp` = now."""
+    """Defer the task now, as its schedule would: same options, `timestamp` = now.
+
+    The run is recorded where the scheduler records its ticks, so the page shows it as the
+    last run; the scheduler's next tick replaces the row as it replaces its own. (A tick
+    falling in the very same second is then not deferred again: the task just ran.)
+    """
     options: DeferOptions = {}
     for key in ("queue", "priority", "lock", "queueing_lock"):
         value = periodic.configure_kwargs.get(key)
         if value is not None:
             options[key] = value  # type: ignore[literal-required]
     timestamp = int(datetime.now(UTC).timestamp())
-    return defer(session, periodic.task, options=options, timestamp=timestamp)
+    job_id = defer(session, periodic.task, options=options, timestamp=timestamp)
+    session.execute(
+        text(_RECORD_RUN),
+        {
+            "task": periodic.task.name,
+            "periodic_id": periodic.periodic_id,
+            "timestamp": timestamp,
+            "job_id": job_id,
+        },
+    )
+    return job_id
