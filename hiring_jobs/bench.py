@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("drain", "enqueue", "latency", "resume", "growth", "memory", "middleware")
+SECTIONS = (
+    "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
+)  # fmt: skip
 
 
 @click.command("bench")

@@ -44,6 +44,16 @@ def test_migrate_runs_once_before_web_and_workers() -> None:
         assert condition == "service_completed_successfully"
 
 
+def test_workers_give_every_queue_its_own_slots() -> None:
+    from hiring_jobs.queue import slots
+
+    command = SERVICES["worker"]["command"]
+    parsed = slots.parse(command[command.index("--queues") + 1])
+    assert slots.unknown_queues(parsed) == []
+    assert {"email", "resume", "maintenance"} <= set(parsed.queue_names)
+    assert parsed.other > 0, "jobs of any other queue are served too"
+
+
 def test_workers_can_be_scaled_and_stop_gracefully() -> None:
     worker = SERVICES["worker"]
     # A fixed container_name or host port would make `--scale worker=N` fail.

@@ -283,6 +283,18 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: resident memory with shared pages divided among the processes
+    sharing them (forked task children share their parent's code), so sums are honest."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of `pid` (the worker processes under the supervisor)."""
     children: list[int] = []

@@ -20,6 +20,7 @@ from typing import Any
 from tests.benchmarks import bench_drain as drain
 from tests.benchmarks import bench_enqueue as enqueue
 from tests.benchmarks import bench_growth as growth
+from tests.benchmarks import bench_isolation as isolation
 from tests.benchmarks import bench_latency as latency
 from tests.benchmarks import bench_memory as memory
 from tests.benchmarks import bench_redis
@@ -33,8 +34,10 @@ from tests.benchmarks.bench_common import (
     server_facts,
 )
 
-SECTIONS = ("drain", "enqueue", "latency", "resume", "growth", "memory", "middleware")
-DEFAULT_SECTIONS = ("drain", "enqueue", "latency", "resume", "memory")
+SECTIONS = (
+    "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
+)  # fmt: skip
+DEFAULT_SECTIONS = ("drain", "enqueue", "latency", "resume", "isolation", "memory")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,6 +310,28 @@ def section_resume(bench: Bench, sizes: Sizes, options: Options, report: Report)
     )
 
 
+def section_isolation(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    """An email's pickup delay behind a backlog of slow parses: per-queue slots against
+    one shared pool, in the same run."""
+    slow, probes = (8, 10) if bench.quick else (16, 50)
+    results = {shape: [] for shape in isolation.SHAPES}  # type: dict[str, list[isolation.Isolation]]
+    for index in range(sizes.rounds):
+        for shape, queues in isolation.SHAPES.items():
+            result = isolation.measure(bench, queues, slow, probes)
+            bench.log(f"isolation round {index + 1}: {shape}: {result}")
+            results[shape].append(result)
+    for shape, queues in isolation.SHAPES.items():
+        p50 = median([r.p50_ms for r in results[shape]])
+        p99 = median([r.p99_ms for r in results[shape]])
+        rss = median([r.children_rss_mib for r in results[shape]])
+        label = f"email pickup behind {slow} slow parses, {shape} ({queues})"
+        value = f"p50 {p50:,.0f} / p99 {p99:,.0f} ms; task children {rss:,.0f} MiB PSS"
+        if shape == "per-queue slots":
+            report.check("isolation", label, value, "p99 < 1 s", p99 < 1000)
+        else:
+            report.add("isolation", label, value)
+
+
 def section_growth(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
     contender = drain.ours(bench)
     empty = [drain.drain_round(bench, contender, sizes.jobs) for _ in range(sizes.rounds)]
@@ -360,7 +385,7 @@ def section_middleware(bench: Bench, sizes: Sizes, options: Options, report: Rep
     variants = {
         "all three (production)": {},
         "all three, log level WARNING": {"HIRING_JOBS_LOG_LEVEL": "WARNING"},
-        "without record_attempts": {"BENCH_MIDDLEWARE": "context,time_limits"},
+        "without record_attempts": {"BENCH_MIDDLEWARE": "context,execution"},
         "none": {"BENCH_MIDDLEWARE": "none"},
     }
     results: dict[str, list[float]] = {name: [] for name in variants}
@@ -420,7 +445,8 @@ def _processes() -> int:
 def _concurrency() -> int:
     from hiring_jobs.settings import get_settings
 
-    return get_settings().worker_concurrency
+    # Slots per queue for the drain's one queue; 8 unless HIRING_JOBS_WORKER_CONCURRENCY says.
+    return get_settings().worker_concurrency or 8
 
 
 def _header(bench: Bench, sizes: Sizes, load: str, server: str) -> list[str]:

@@ -57,3 +57,17 @@ def _select_middleware(choice: str | None) -> None:
 
 
 _select_middleware(os.environ.get("BENCH_MIDDLEWARE"))
+
+
+@app.task(name="bench.email_probe", queue="email")
+def email_probe(key: int) -> None:
+    """An application-status email's stand-in: note when it starts."""
+    store_probe(key, time.time())
+
+
+@app.task(name="bench.slow_parse", queue="resume")
+def slow_parse(seconds: float) -> None:
+    """A pathological PDF's stand-in: burns CPU for `seconds`."""
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
