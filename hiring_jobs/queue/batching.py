@@ -192,18 +192,20 @@ class BatchingWorker(Worker):
         """Upstream's shutdown, but the heartbeat (the lease) lives while jobs still run:
         a worker stopping after a database blip must not look dead while it finishes."""
         heartbeat = [task for task in side_tasks if task.get_name() == "update_heartbeats"]
-        others = [task for task in side_tasks if task not in heartbeat]
         if self._running_jobs and heartbeat and not heartbeat[0].done():
-            await utils.cancel_and_capture_errors(others)
-            others = heartbeat
-            await asyncio.wait(self._running_jobs, timeout=self.shutdown_graceful_timeout)
+            await utils.cancel_and_capture_errors(
+                [task for task in side_tasks if task not in heartbeat]
+            )
+            side_tasks = heartbeat
+            if self._running_jobs:  # they may have ended meanwhile
+                await asyncio.wait(self._running_jobs, timeout=self.shutdown_graceful_timeout)
             if self._running_jobs:
                 logger.info(
                     "%d jobs still running after the graceful timeout: aborting them",
                     len(self._running_jobs),
                 )
                 await self._abort_running_jobs()
-        await super()._shutdown(others)
+        await super()._shutdown(side_tasks)
 
     def stop_now(self) -> None:
         """A second stop signal: stop every running job now (children killed, async jobs

@@ -129,13 +129,18 @@ class Child:
         self.connection.close()
 
     async def call(self, call: TaskCall) -> Answer:
-        """Send the call and wait (without blocking the event loop) for the answer."""
+        """Send the call and wait (without blocking the event loop) for the answer; the
+        task's log records, sent as they happen, are logged here on the way."""
         self.connection.send(call)
         self.calls += 1
-        await _readable(self.connection)
-        return self._receive()
+        while True:
+            await _readable(self.connection)
+            message = self._receive()
+            if isinstance(message, Answer):
+                return message
+            logging.getLogger(message.name).handle(message)
 
-    def _receive(self) -> Answer:
+    def _receive(self) -> Answer | logging.LogRecord:
         try:
             answer = self.connection.recv()
         except (EOFError, OSError):
@@ -147,7 +152,7 @@ class Child:
         except Exception as exc:  # an exception type that cannot be rebuilt here
             text = f"{type(exc).__name__} while reading the child's answer: {exc}"
             return Answer(ok=False, value=RemoteError(text), rss_bytes=0)
-        assert isinstance(answer, Answer)
+        assert isinstance(answer, Answer | logging.LogRecord)
         return answer
 
 
@@ -235,7 +240,7 @@ class ChildPool:
             child.kill()
 
     def resident_bytes(self) -> int:
-        """Resident memory of every child, summed (the bench prints it)."""
+        """Resident memory of every child, summed (shared pages counted in each)."""
         with self._lock:
             children = list(self._all)
         return sum(_rss_of(child.pid) for child in children)
@@ -258,7 +263,7 @@ class ChildPool:
     def _start(self) -> Child:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
-            target=_child_main, args=(child_end, os.getpid()), name="task-child", daemon=True
+            target=_child_main, args=(child_end,), name="task-child", daemon=True
         )
         process.start()
         child_end.close()
@@ -333,7 +338,7 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(70)
 
 
-def _child_main(connection: Connection, worker_pid: int) -> None:
+def _child_main(connection: Connection) -> None:
     global _in_call, _abort_requested
     # Ctrl-C and SIGTERM reach the whole process group; the worker decides when children stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -345,6 +350,7 @@ def _child_main(connection: Connection, worker_pid: int) -> None:
     ).start()
     connection.send(READY)
     logging_ready = False
+    log_handler = _PipeHandler(connection)
     while True:
         try:
             if not connection.poll(IDLE_RELEASE_SECONDS):
@@ -354,7 +360,7 @@ def _child_main(connection: Connection, worker_pid: int) -> None:
             return  # the worker is gone or closed the pipe
         _mirror_env(call.env)
         if not logging_ready:
-            _configure_child_logging()
+            _log_to_worker(log_handler)
             logging_ready = True
         _abort_requested = False
         try:
@@ -438,12 +444,47 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def _configure_child_logging() -> None:
+class _PipeHandler(logging.Handler):
+    """Sends each record to the worker process, which logs it with its own configuration
+    (format, masking, the job's context), as the task runs: a killed task's last records
+    have already reached the log."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__()
+        self.connection = connection
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.connection.send(_portable_record(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _portable_record(record: logging.LogRecord) -> logging.LogRecord:
+    portable = logging.makeLogRecord(
+        {
+            key: value
+            for key, value in record.__dict__.items()
+            if key in _RECORD_FIELDS or isinstance(value, str | int | float | bool | None)
+        }
+    )
+    portable.msg, portable.args = record.getMessage(), None
+    if record.exc_info:
+        portable.exc_text = logging.Formatter().formatException(record.exc_info)
+    portable.exc_info = None
+    return portable
+
+
+_RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__)
+
+
+def _log_to_worker(handler: _PipeHandler) -> None:
     from hiring_jobs.logs import configure_logging
     from hiring_jobs.settings import get_settings
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format)  # levels of noisy libraries
+    logging.getLogger().handlers[:] = [handler]
 
 
 def _send(connection: Connection, answer: Answer) -> None:

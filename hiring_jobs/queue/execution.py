@@ -169,14 +169,13 @@ class _InChild(_Running):
             if answer is not None:
                 self.pool.checkin(self.child, answer)
         if not answer.ok:
-            if isinstance(answer.value, SoftTimeLimitExceeded):
-                self.child.retire = True
             raise answer.error()
         return answer.value
 
     def soft_stop(self) -> None:
         if self.child is not None:
-            self.child.retire = True  # its memory after a timeout is not worth keeping
+            # Replaced once it answers: its memory after a timeout is not worth keeping.
+            self.child.retire = True
             self.child.signal(signal.SIGUSR1)
 
     def hard_stop(self) -> None:

@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute(
-        "CREATE INDEX ix_procrastinate_jobs_queue_fetch ON procrastinate_jobs"
+        "CREATE INDEX hj_jobs_queue_fetch ON procrastinate_jobs"
         " (queue_name, priority DESC, id) WHERE status = 'todo'"
     )
     op.create_index(
@@ -36,4 +36,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_job_attempts_running", table_name="job_attempts")
-    op.execute("DROP INDEX ix_procrastinate_jobs_queue_fetch")
+    op.execute("DROP INDEX hj_jobs_queue_fetch")

@@ -24,8 +24,8 @@ from tests.benchmarks.bench_common import (
     pss_bytes,
     reset_jobs,
     wait_listening,
-    wait_until,
 )
+from tests.benchmarks.bench_latency import wait_probes
 
 SHAPES = {"per-queue slots": "resume=2,email=4", "one shared pool": "*=6"}
 PROBE_INTERVAL_SECONDS = 0.1
@@ -59,7 +59,7 @@ def measure(bench: Bench, queues: str, slow_parses: int, probes: int) -> Isolati
                 defer(session, bench_tasks.email_probe, key=key)
             committed[key] = time.time()
             time.sleep(PROBE_INTERVAL_SECONDS)
-        started = _wait_probes(bench, probes, worker)
+        started = wait_probes(bench, probes, [worker])
         children_rss = sum(pss_bytes(pid) for pid in descendant_pids(worker.pid))
     except BenchError as exc:
         raise BenchError(f"isolation: {exc}\n{worker.tail()}") from None
@@ -79,15 +79,6 @@ def _warm_up(bench: Bench, factory: sessionmaker) -> None:  # type: ignore[type-
     """One probe through the worker first: measured is the steady state, not its start."""
     with db.session_scope(factory) as session:
         defer(session, bench_tasks.email_probe, key=-1)
-    _wait_probes(bench, 1, None)
+    wait_probes(bench, 1, [])
     with bench.connect() as conn:
         conn.execute("DELETE FROM bench_probes")
-
-
-def _wait_probes(bench: Bench, probes: int, worker: object) -> dict[int, float]:
-    def rows() -> dict[int, float]:
-        with bench.connect() as conn:
-            return dict(conn.execute("SELECT key, started FROM bench_probes").fetchall())
-
-    wait_until(lambda: len(rows()) >= probes, timeout=600, what=f"{probes} email probes")
-    return rows()

@@ -49,7 +49,7 @@ def measure(bench: Bench, contender: Contender, probes: int, load_rate: float) -
             load = _start_load(bench, load_rate, probes * PROBE_INTERVAL_SECONDS + 30)
             time.sleep(1.0)  # let the load reach its steady state
         committed = _send_probes(bench, probes)
-        started = _wait_probes(bench, probes, children)
+        started = wait_probes(bench, probes, children)
     except BenchError as exc:
         raise BenchError(f"latency: {exc}\n{children[0].tail()}") from None
     finally:
@@ -89,7 +89,7 @@ def _send_probes(bench: Bench, probes: int) -> dict[int, float]:
     return committed
 
 
-def _wait_probes(bench: Bench, probes: int, children: list[Child]) -> dict[int, float]:
+def wait_probes(bench: Bench, probes: int, children: list[Child]) -> dict[int, float]:
     def rows() -> dict[int, float]:
         with bench.connect() as conn:
             return dict(conn.execute("SELECT key, started FROM bench_probes").fetchall())
