@@ -31,6 +31,7 @@ from hiring_jobs.models import JobAttempt, StoredFile
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import Kind
 from hiring_jobs.privacy.subjects import get_user, jobs_about, rows_about, tables_with_subjects
+from hiring_jobs.services.files import write_private
 
 FORMAT_VERSION = 1
 # Zip entries need a date; a fixed one keeps the archive identical for identical data.
@@ -45,7 +46,7 @@ def export_candidate(session: Session, user_id: int, files_dir: Path, output: Pa
     files = _owned_files(session, files_dir, user_id)
     document["files"] = [{"id": f.id, "archive_path": name} for name, f, _ in files]
     temporary = output.with_name(f".{output.name}.tmp")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    write_private(temporary, b"")  # personal data: readable by its owner only
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         _add(archive, "candidate.json", _json(document))
         _add(archive, "jobs.json", _json(jobs))
