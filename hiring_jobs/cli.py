@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from hiring_jobs import db, embedded
+from hiring_jobs.accounts_cli import tokens_group, users
 from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.logs import configure_logging
@@ -177,6 +178,8 @@ main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)
 main.add_command(schedule)
+main.add_command(tokens_group)
+main.add_command(users)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from hiring_jobs.access.keys import secret_key
 from hiring_jobs.models import FileKind
 from hiring_jobs.privacy.export import export_candidate
 from hiring_jobs.services import files
@@ -61,3 +62,9 @@ def test_an_export_archive_is_private(session: Session, database_url: str, tmp_p
     output = export_candidate(session, user.id, get_settings().files_dir, tmp_path / "x" / "a.zip")
     assert mode(output) == 0o600 and mode(output.parent) == 0o700
 
+
+def test_the_kept_secret_key_is_private_and_stable(database_url: str) -> None:
+    settings = get_settings()
+    key = secret_key(settings)
+    assert len(key) >= 40 and secret_key(settings) == key
+    assert mode(settings.data_dir / "secret-key") == 0o600
