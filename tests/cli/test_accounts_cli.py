@@ -11,6 +11,8 @@ from hiring_jobs import settings
 from hiring_jobs.access import tokens
 from hiring_jobs.cli import main
 from hiring_jobs.models import Account, AccountRole, ApiToken, AuditLogEntry
+from tests.support.processes import cli_env, run_cli
+from web import create_app
 
 PASSWORD = "a long enough password"
 
@@ -93,3 +95,18 @@ def test_a_token_is_printed_once_listed_by_its_prefix_and_revoked(
     assert run("tokens", "revoke", str(token.id)).exit_code == 0
     assert "revoked" in run("tokens", "list").output
 
+
+def test_the_installed_command_creates_a_token_the_web_app_accepts(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A separate process agrees with this one on the key (the data directory's)."""
+    env = cli_env(
+        DATABASE_URL=database_url, HIRING_JOBS_DATA_DIR=str(settings.get_settings().data_dir)
+    )
+    created = run_cli("tokens", "create", "--name", "reports", "--scope", "read", env=env)
+    assert created.returncode == 0, created.stderr
+    assert "never shown again" in created.stderr
+
+    client = create_app({"TESTING": True}).test_client()
+    raw = created.stdout.splitlines()[1]
+    assert client.get("/api/stats", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
