@@ -87,6 +87,16 @@ def add(session: Session, username: str, role: AccountRole, password: str, *, by
     return account
 
 
+def put(session: Session, username: str, role: AccountRole, password: str, *, by: str) -> Account:
+    """The account, added or given this role and password and enabled: for tools that log
+    in with a fresh password on every run (screenshots, page timings)."""
+    if find(session, normalise_username(username)) is None:
+        return add(session, username, role, password, by=by)
+    set_password(session, username, password, by=by)
+    set_disabled(session, username, False, by=by)
+    return set_role(session, username, role, by=by)
+
+
 def set_password(session: Session, username: str, password: str, *, by: str) -> Account:
     account = get(session, username)
     check_new_password(password)

@@ -121,3 +121,12 @@ def test_without_an_admin_password_nothing_is_bootstrapped(
     accounts.bootstrap(session, settings.get_settings())
     assert accounts.list_all(session) == []
     assert not accounts.any_enabled(session)
+
+
+def test_put_adds_an_account_or_resets_an_existing_one(session: Session) -> None:
+    added = accounts.put(session, "shots", AccountRole.OPERATOR, PASSWORD, by="tool")
+    accounts.set_disabled(session, "shots", True, by="ana")
+    again = accounts.put(session, "shots", AccountRole.VIEWER, "a different password", by="tool")
+    assert again is added
+    assert (again.role, again.disabled) == (AccountRole.VIEWER, False)
+    assert check_password_hash(again.password_hash, "a different password")
