@@ -120,6 +120,9 @@ def checked(check: Callable[[], T]) -> T:
 
 
 def _load_user() -> None:
+    if request.endpoint == "static":
+        g.user = None  # stylesheets and scripts: nobody needs to be looked up
+        return
     header = request.headers.get("Authorization")
     g.user = _from_header(header) if header is not None else _from_session()
 
