@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from hiring_jobs import db, embedded
+from hiring_jobs.accounts_cli import tokens_group, users
 from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.inspect_cli import inspect_, purge, registered
@@ -198,6 +199,8 @@ main.add_command(purge)
 main.add_command(schedule)
 # `hiring-jobs tasks`: the same list as `inspect registered`, where people look for it.
 main.add_command(registered, name="tasks")
+main.add_command(tokens_group)
+main.add_command(users)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,15 +9,20 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from hiring_jobs.access.keys import secret_key
 from hiring_jobs.settings import get_settings
-from web import db, errors, filters, masking, request_id, security
+from web import authentication, db, errors, filters, masking, request_id, security, validation
 
 # Room for the multipart envelope around the largest accepted file.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 
 class JSONProvider(DefaultJSONProvider):
-    """ISO 8601 times and plain numbers (Flask's default writes dates as HTTP dates)."""
+    """ISO 8601 times and plain numbers (Flask's default writes dates as HTTP dates);
+    request bodies read strictly (web.validation.loads_json)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return validation.loads_json(s)
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -34,8 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json = JSONProvider(app)
     app.config.from_mapping(
-        # Without a configured key, sessions do not survive a restart: fine for a demo.
-        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        # HIRING_JOBS_SECRET_KEY, else the key kept in the data directory.
+        SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
         MAX_UPLOAD_BYTES=settings.max_upload_bytes,
         FILES_DIR=settings.files_dir,
@@ -53,7 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     request_id.init_app(app)
-    security.init_app(app, settings)
+    validation.init_app(app)
+    authentication.init_app(app, settings)
+    security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
     masking.init_app(app)

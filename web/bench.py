@@ -206,11 +206,16 @@ def cases(client: FlaskClient, total: int) -> list[tuple[str, Callable[[], int]]
 
 def logged_in_client(url: str) -> FlaskClient:
     password = secrets.token_urlsafe(16)
-    os.environ["HIRING_JOBS_ADMIN_PASSWORD"] = password
     os.environ["DATABASE_URL"] = url
+    from hiring_jobs import db
+    from hiring_jobs.access import accounts
+    from hiring_jobs.models import AccountRole
     from hiring_jobs.settings import get_settings
 
-    get_settings.cache_clear()
+    for cached in (get_settings, db.database_url, db.get_engine, db.get_sessionmaker):
+        cached.cache_clear()
+    with db.session_scope() as session:
+        accounts.put(session, "bench", AccountRole.OPERATOR, password, by="web.bench")
     from web import create_app
 
     client = create_app({"TESTING": True}).test_client()
@@ -218,7 +223,7 @@ def logged_in_client(url: str) -> FlaskClient:
     with client.session_transaction() as session:
         token = session["csrf"]
     response = client.post(
-        "/login", data={"username": "admin", "password": password, "csrf_token": token}
+        "/login", data={"username": "bench", "password": password, "csrf_token": token}
     )
     assert response.status_code == 302, "login failed"
     return client

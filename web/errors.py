@@ -6,7 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-JSON_PATHS = ("/api/", "/metrics", "/health")
+from web.security import wants_json
 
 
 def init_app(app: Flask) -> None:
@@ -19,8 +19,9 @@ def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if isinstance(exc, RequestEntityTooLarge):
         limit = request.max_content_length or 0
         description = f"the request is larger than the {limit // (1024 * 1024)} MB limit"
-    if request.path.startswith(JSON_PATHS):
-        return jsonify(error=description, status=status), status
-    return render_template(
-        "errors/error.html", status=status, title=exc.name, message=description
-    ), status
+    # Headers the error defines (Retry-After of a 429, Allow of a 405), not its body's type.
+    headers = [(name, value) for name, value in exc.get_headers() if name != "Content-Type"]
+    if wants_json():
+        return jsonify(error=description, status=status), status, headers
+    page = render_template("errors/error.html", status=status, title=exc.name, message=description)
+    return page, status, headers

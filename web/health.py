@@ -2,7 +2,7 @@
 
 GET /health: liveness, public: 200 while the database answers, 503 with the reason if not.
 GET /health/detailed and GET /metrics: queue state for people and Prometheus; they name
-workers and queues, so they need a login (Prometheus: `basic_auth` with the viewer account).
+workers and queues, so they need a login (Prometheus: a token with the `read` scope).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The account the pages are seen as (its password is new on every run).
+USERNAME = "screenshots"
 PAGES = (
     ("overview", "/admin/"),
     ("jobs", "/admin/jobs"),
@@ -42,11 +44,15 @@ PAGES = (
 
 
 def serve(password: str) -> tuple[str, object]:
-    os.environ["HIRING_JOBS_ADMIN_PASSWORD"] = password
     os.environ.setdefault("HIRING_JOBS_SECURE_COOKIES", "false")
+    from hiring_jobs.access import accounts
+    from hiring_jobs.db import session_scope
+    from hiring_jobs.models import AccountRole
     from hiring_jobs.settings import get_settings
 
     get_settings.cache_clear()
+    with session_scope() as session:
+        accounts.put(session, USERNAME, AccountRole.OPERATOR, password, by="web.screenshots")
     from web import create_app
 
     app = create_app({"REFRESH_SECONDS": 0})
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         shoot(page, base, "login", "/login", args.outdir)
-        page.fill("input[name=username]", "admin")
+        page.fill("input[name=username]", USERNAME)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
         for name, path in pages:

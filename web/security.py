@@ -1,12 +1,14 @@
-"""Who is asking and what they may do: logins, roles, CSRF tokens, security headers.
+"""What the person or application asking may do: permissions, CSRF tokens, security headers.
 
-Two accounts come from the settings: the admin (role `operator`: may act on jobs) and the
-viewer (role `viewer`: read-only). Passwords are hashed once at startup (or given already
-hashed), and compared with werkzeug's constant-time check. Browsers log in with a form and
-carry a signed session cookie; every state-changing request then needs the session's CSRF
-token (form field `csrf_token` or header `X-CSRF-Token`). Scripts may instead send HTTP
-Basic credentials on each request: a cross-site page cannot attach those, because this app
-never answers with a Basic challenge, so browsers never store them; no CSRF token is needed.
+Who is asking is found by web.authentication (a session cookie, an API token or HTTP
+Basic credentials) before any view runs. Views declare what they need with one decorator:
+`login_required` (read), `operator_required` (act on jobs, dead letters, candidates),
+`app_required` (the app-side endpoints) or `admin_required` (accounts and tokens).
+
+Sessions need their CSRF token on every state-changing request (form field `csrf_token`
+or header `X-CSRF-Token`). Requests carrying a token or Basic credentials do not: a
+cross-site page cannot attach an Authorization header, and this app never answers with a
+Basic challenge, so browsers never store such credentials.
 """
 
 from __future__ import annotations
@@ -18,86 +20,77 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
-from hiring_jobs.settings import Settings
+from hiring_jobs.models import Account, AccountRole, TokenScope
 
-_EXTENSION = "hiring_jobs.accounts"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Spelling of werkzeug's hash formats: such a password setting is used as the hash itself.
-_HASH_PREFIXES = ("scrypt:", "pbkdf2:")
+JSON_PATHS = ("/api/", "/metrics", "/health")
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
-class Role(enum.StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
+class Permission(enum.StrEnum):
+    READ = "read"  # every page and read endpoint
+    ACT = "act"  # actions on jobs, dead letters and candidates; reveals
+    APP = "app"  # the app-side endpoints: uploads, applications
+    ADMIN = "admin"  # accounts and API tokens
 
 
-@dataclasses.dataclass(frozen=True)
-class Account:
-    username: str
-    password_hash: str
-    role: Role
+ROLE_PERMISSIONS = {
+    AccountRole.VIEWER: frozenset({Permission.READ}),
+    AccountRole.OPERATOR: frozenset({Permission.READ, Permission.ACT, Permission.APP}),
+    AccountRole.ADMIN: frozenset(Permission),
+}
+SCOPE_PERMISSIONS = {
+    TokenScope.APP: frozenset({Permission.APP}),
+    TokenScope.READ: frozenset({Permission.READ}),
+    TokenScope.OPERATE: frozenset({Permission.READ, Permission.ACT, Permission.APP}),
+}
+FORBIDDEN = {
+    Permission.READ: "this token's scope is `app`: it may only call the app-side endpoints",
+    Permission.ACT: "read-only: this action needs the operator role (or a token with the "
+    "`operate` scope)",
+    Permission.APP: "this endpoint needs the operator role or a token with the `app` or "
+    "`operate` scope",
+    Permission.ADMIN: "managing accounts and tokens needs the admin role",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class User:
-    username: str
-    role: Role
-    via: str  # "session" or "basic"
+    """Whoever a request comes from: an account (session or Basic) or an API token."""
+
+    username: str  # shown and written to the audit log: the account, or `token:NAME`
+    role: str  # the account's role, or `token (SCOPE)`
+    via: str  # "session", "basic" or "token"
+    permissions: frozenset[Permission]
+    account_id: int | None = None
+
+    @classmethod
+    def of_account(cls, account: Account, via: str) -> User:
+        role = account.role
+        return cls(account.username, role.value, via, ROLE_PERMISSIONS[role], account.id)
+
+    @classmethod
+    def of_token(cls, name: str, scope: TokenScope) -> User:
+        return cls(f"token:{name}", f"token ({scope.value})", "token", SCOPE_PERMISSIONS[scope])
 
     @property
     def can_act(self) -> bool:
-        return self.role == Role.OPERATOR
-
-
-class Accounts:
-    """The configured accounts; empty when no admin password is set (logins impossible)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.by_name: dict[str, Account] = {}
-        if not settings.admin_password:
-            return
-        self._add(settings.admin_username, settings.admin_password, Role.OPERATOR)
-        if settings.viewer_password and settings.viewer_username != settings.admin_username:
-            self._add(settings.viewer_username, settings.viewer_password, Role.VIEWER)
-        # Checked when the name is unknown, so both cases take the same time (same method).
-        method = next(iter(self.by_name.values())).password_hash.split("$", 1)[0]
-        self._dummy_hash = generate_password_hash(secrets.token_hex(16), method=method)
+        return Permission.ACT in self.permissions
 
     @property
-    def configured(self) -> bool:
-        return bool(self.by_name)
-
-    def _add(self, username: str, password: str, role: Role) -> None:
-        hashed = password if password.startswith(_HASH_PREFIXES) else None
-        self.by_name[username] = Account(username, hashed or generate_password_hash(password), role)
-
-    def authenticate(self, username: str, password: str) -> Account | None:
-        account = self.by_name.get(username)
-        if account is None:
-            if self.configured:
-                check_password_hash(self._dummy_hash, password)
-            return None
-        return account if check_password_hash(account.password_hash, password) else None
+    def is_admin(self) -> bool:
+        return Permission.ADMIN in self.permissions
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions[_EXTENSION] = Accounts(settings)
-    app.before_request(_load_user)
+def init_app(app: Flask) -> None:
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
-    app.context_processor(lambda: {"current_user": g.get("user"), "csrf_token": csrf_token})
-
-
-def accounts() -> Accounts:
-    found: Accounts = current_app.extensions[_EXTENSION]
-    return found
+    app.context_processor(lambda: {"current_user": current_user(), "csrf_token": csrf_token})
 
 
 def current_user() -> User | None:
@@ -109,8 +102,8 @@ def log_in(account: Account) -> None:
     # A fresh session: nothing from before the login (fixation) survives it.
     session.clear()
     session.permanent = True
-    session["user"] = account.username
-    session["role"] = account.role.value
+    session["account"] = account.id
+    session["version"] = account.session_version
     session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -126,36 +119,50 @@ def csrf_token() -> str:
     return token
 
 
-def _load_user() -> None:
-    g.user = _basic_auth_user() or _session_user()
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PATHS)
 
 
-def _session_user() -> User | None:
-    name, role = session.get("user"), session.get("role")
-    account = accounts().by_name.get(name) if isinstance(name, str) else None
-    # The role is checked against the settings: a changed configuration wins over a cookie.
-    if account is None or account.role.value != role:
-        return None
-    return User(account.username, account.role, "session")
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Anonymous: pages redirect to the login form, JSON endpoints answer 401. Without the
+    permission: 403, whatever the request says."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = current_user()
+            if user is None:
+                if wants_json():
+                    abort(401, description="log in, or send an API token (Authorization: Bearer)")
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if permission not in user.permissions:
+                abort(403, description=FORBIDDEN[permission])
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
 
 
-def _basic_auth_user() -> User | None:
-    auth = request.authorization
-    if auth is None or auth.type != "basic" or not auth.username:
-        return None
-    account = accounts().authenticate(auth.username, auth.password or "")
-    return User(account.username, account.role, "basic") if account else None
+login_required = requires(Permission.READ)
+operator_required = requires(Permission.ACT)
+app_required = requires(Permission.APP)
+admin_required = requires(Permission.ADMIN)
 
 
 def _check_csrf() -> None:
     if request.method in SAFE_METHODS or request.endpoint == "static":
         return
     user = current_user()
-    if user is not None and user.via == "basic":
+    if user is not None and user.via != "session":
         return
     sent = request.headers.get("X-CSRF-Token") or _form_token()
     expected = session.get("csrf")
-    if not sent or not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
+    # Compared as bytes: compare_digest refuses non-ASCII text.
+    matches = isinstance(expected, str) and secrets.compare_digest(
+        (sent or "").encode(), expected.encode()
+    )
+    if not sent or not matches:
         abort(400, description="missing or invalid CSRF token: reload the page and try again")
 
 
@@ -178,42 +185,3 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in {"/metrics", "/health/detailed"}
-
-
-def login_required(view: F) -> F:
-    """Pages redirect to the login form; API and ops endpoints answer 401."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if current_user() is None:
-            if _wants_json():
-                abort(401, description="log in, or send HTTP Basic credentials")
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def operator_required(view: F) -> F:
-    """Actions: a viewer gets 403, whatever the request says."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        user = current_user()
-        if user is None or not user.can_act:
-            abort(403, description="read-only account: this action needs the operator role")
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def redirect_target(raw: str | None) -> str:
-    """Only local paths: `next=` must not send a fresh login to another site."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return url_for("admin.home")

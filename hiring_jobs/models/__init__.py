@@ -1,5 +1,6 @@
 """The hiring domain's tables. Import models from here."""
 
+from hiring_jobs.models.access import Account, AccountRole, ApiToken, LoginThrottle, TokenScope
 from hiring_jobs.models.achievements import Achievement, AchievementUnlock
 from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
 from hiring_jobs.models.auth import AuthToken, TokenPurpose
@@ -46,10 +47,13 @@ from hiring_jobs.models.users import (
 )
 
 __all__ = [
+    "Account",
+    "AccountRole",
     "Achievement",
     "AchievementUnlock",
     "ActivityEvent",
     "AnalyticsSnapshot",
+    "ApiToken",
     "Application",
     "ApplicationStatus",
     "ApplicationStatusChange",
@@ -72,6 +76,7 @@ __all__ = [
     "JobGroupMember",
     "JobPayload",
     "JobPosting",
+    "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",
     "Notification",
@@ -88,6 +93,7 @@ __all__ = [
     "StoredFile",
     "ThroughputMinute",
     "TokenPurpose",
+    "TokenScope",
     "User",
     "UserRole",
     "UserSkill",

@@ -36,7 +36,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import quopri
 import re
 import uuid
@@ -66,7 +65,7 @@ from hiring_jobs.privacy.subjects import (
 )
 from hiring_jobs.progress import Progress, silent
 from hiring_jobs.queue import audit
-from hiring_jobs.services.files import SUFFIXES
+from hiring_jobs.services.files import SUFFIXES, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -621,11 +620,7 @@ def _replace_file(
     now = datetime.now(UTC)
     suffix = SUFFIXES.get(stored.content_type, "")
     relative = f"{stored.kind.value}/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
-    target = files_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, target)
+    write_atomically(files_dir / relative, data)
     session.add(PendingFileDeletion(path=stored.path, reason="erasure", erasure_id=erasure_id))
     stored.path = relative
     stored.size_bytes = len(data)

@@ -32,6 +32,7 @@ from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import Kind
 from hiring_jobs.privacy.subjects import get_user, jobs_about, rows_about, tables_with_subjects
 from hiring_jobs.progress import Progress, silent
+from hiring_jobs.services.files import write_private
 
 FORMAT_VERSION = 1
 # Zip entries need a date; a fixed one keeps the archive identical for identical data.
@@ -53,7 +54,7 @@ def export_candidate(
     entries = [("candidate.json", _json(document)), ("jobs.json", _json(jobs))]
     entries += [(name, data) for name, _, data in files]
     temporary = output.with_name(f".{output.name}.tmp")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    write_private(temporary, b"")  # personal data: readable by its owner only
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for done, (name, data) in enumerate(entries, start=1):
             _add(archive, name, data)

@@ -312,6 +312,36 @@ TABLES: tuple[Table, ...] = (
         keep_rows=True,
         why="operators' actions; reveals name the value's place, never the value",
     ),
+    # --- staff access (operators of this system, not the platform's users) ---------------
+    Table(
+        "accounts",
+        subjects=(),
+        personal={
+            "username": Field(Kind.NAME, AtErasure.ANONYMISE),
+            "password_hash": Field(Kind.CREDENTIAL, AtErasure.ANONYMISE),
+            "last_login_at": Field(Kind.ACTIVITY, AtErasure.ANONYMISE),
+        },
+        not_personal=_cols("id role disabled session_version created_at"),
+        keep_rows=True,
+        why="staff logins, managed with `hiring-jobs users`; no candidate is their subject",
+    ),
+    Table(
+        "api_tokens",
+        subjects=(),
+        personal={"token_hash": Field(Kind.CREDENTIAL, AtErasure.ANONYMISE)},
+        not_personal=_cols("id name scope prefix created_by created_at last_used_at revoked_at"),
+        keep_rows=True,
+        why="credentials of applications and scripts, not of people",
+    ),
+    Table(
+        "login_throttle",
+        subjects=(),
+        personal={"key": Field(Kind.ACTIVITY, AtErasure.ANONYMISE)},
+        not_personal=_cols("failures last_failure_at locked_until"),
+        keep_rows=True,
+        why="failed logins per staff account and client address; rows go a day after "
+        "their last failure (access.throttle.forget_old)",
+    ),
     # --- nothing personal ----------------------------------------------------------------
     *(
         Table(name, subjects=(), personal={}, not_personal=_cols(columns))

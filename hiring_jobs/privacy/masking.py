@@ -10,13 +10,24 @@ errors) and phone numbers. The phone pattern is deliberately strict about what i
 (dates, times, ids, UUIDs, hex, IP addresses, decimals, thousands) because logs and
 errors are full of digits; names in free text are found only when the caller knows them
 (`names=`), or by the key they are stored under (`PERSONAL_KEYS`).
+
+Text is searched as written and, when it holds encoded characters, once more as decoded:
+HTML character references (`O&#39;Brien`, `Siobh&aacute;n`), quoted-printable escapes and
+soft line breaks (`Siobh=C3=A1n`, mail bodies) and MIME encoded-words (`=?utf-8?q?...?=`,
+mail headers). What the decoded search finds is masked where it is written, re-encoded the
+same way, so an HTML part stays HTML and a header stays a header.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import email.errors
+import email.header
+import html
+import itertools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -62,6 +73,19 @@ _PARENS_OK = re.compile(r"[^()]*(?:\(\d{1,5}\)[^()]*)?")
 _NATIONAL = re.compile(r"0[1-9]\d{7,9}")
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
+# Encoded characters: an HTML character reference, a MIME encoded-word, or a run of
+# quoted-printable escapes (upper-case hex, as RFC 2045 writes them) and soft line breaks.
+_ENCODED = re.compile(
+    r"(?P<html>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
+    r"|(?P<mime>=\?[^?\s]{1,40}\?[QqBb]\?[^?\s]*\?=)"
+    r"|(?P<qp>(?:=[0-9A-F]{2}|=\r?\n)+)"
+)
+# A cheap first look (a tenth of the cost of _ENCODED on text without any).
+_ENCODED_HINT = re.compile(r"&#?[0-9A-Za-z]{1,31};|=[0-9A-F?\r\n]")
+_QP_PART = re.compile(r"=([0-9A-F]{2})|=\r?\n")
+# A substitution: which text it is worth trying on, what it finds, what replaces a find.
+_Pass = tuple[Callable[[str], object], re.Pattern[str], Callable[[re.Match[str]], str]]
+
 
 def mask_email(value: str) -> str:
     """`alice.smith@example.com` -> `a***@e***.com`: first letters and the TLD stay."""
@@ -95,16 +119,17 @@ def mask_name(value: str) -> str:
 
 
 def mask_text(text: str, *, names: Iterable[str] = ()) -> str:
-    """Free text with its emails, `Name <email>` names, phone numbers and `names` masked."""
-    masked = text
-    # Cheap tests first: most log lines hold no address and no long number, and every
-    # log line goes through here.
-    if "@" in masked or "%40" in masked:
-        masked = _NAMED_ADDRESS.sub(_mask_named_address, masked)
-        masked = _EMAIL.sub(lambda found: (found["pct"] or "") + mask_email(found["email"]), masked)
-    if _PHONE_HINT.search(masked):
-        masked = _PHONE.sub(_mask_phone_candidate, masked)
-    return _mask_known_names(masked, names)
+    """Free text with its emails, `Name <email>` names, phone numbers and `names` masked,
+    as written and as decoded (HTML, quoted-printable, MIME encoded-words)."""
+    passes = _passes(names)
+    # Decoded first, so that a value written partly encoded is found whole.
+    masked = _mask_decoded(text, passes) if _ENCODED_HINT.search(text) else text
+    # Cheap tests first (the pass guards): most log lines hold no address, no long number
+    # and no encoded character, and every log line goes through here.
+    for worth_trying, pattern, replace in passes:
+        if worth_trying(masked):
+            masked = pattern.sub(replace, masked)
+    return masked
 
 
 def mask_value(value: Any, key: str | None = None, *, names: Iterable[str] = ()) -> Any:
@@ -230,9 +255,163 @@ def _same_size_groups(candidate: str) -> bool:
     return not candidate.startswith("0") and len(sizes) == 1 and min(sizes) >= 4
 
 
-def _mask_known_names(text: str, names: Iterable[str]) -> str:
+def _may_hold_address(text: str) -> bool:
+    return "@" in text or "%40" in text
+
+
+def _mask_email_found(found: re.Match[str]) -> str:
+    return (found["pct"] or "") + mask_email(found["email"])
+
+
+_PATTERN_PASSES: list[_Pass] = [
+    (_may_hold_address, _NAMED_ADDRESS, _mask_named_address),
+    (_may_hold_address, _EMAIL, _mask_email_found),
+    (_PHONE_HINT.search, _PHONE, _mask_phone_candidate),
+]
+
+
+def _passes(names: Iterable[str]) -> list[_Pass]:
     pattern = _names_pattern(names)
-    return pattern.sub(lambda found: mask_name(found[0]), text) if pattern else text
+    if pattern is None:
+        return _PATTERN_PASSES
+    return [*_PATTERN_PASSES, (bool, pattern, lambda found: mask_name(found[0]))]
+
+
+# --- masking decoded text ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Piece:
+    """A stretch of text: as shown once decoded, and as written."""
+
+    shown: str
+    raw: str
+    encoding: str = ""  # "", "html", "qp" or "mime"
+
+
+def _mask_decoded(text: str, passes: list[_Pass]) -> str:
+    pieces = _pieces(text)
+    for worth_trying, pattern, replace in passes:
+        # Twice: a second find inside an encoded piece the first one rewrote.
+        for _ in range(2):
+            if worth_trying("".join(piece.shown for piece in pieces)):
+                pieces = _substitute(pieces, pattern, replace)
+    return "".join(piece.raw for piece in pieces)
+
+
+def _pieces(text: str) -> list[_Piece]:
+    """`text` cut into plain stretches and encoded characters, each with its decoded form."""
+    pieces: list[_Piece] = []
+    end = 0
+    for found in _ENCODED.finditer(text):
+        if found.start() > end:
+            pieces.append(_Piece(text[end : found.start()], text[end : found.start()]))
+        end = found.end()
+        if found["qp"]:
+            pieces.extend(_quoted_printable(found[0]))
+            continue
+        shown = html.unescape(found[0]) if found["html"] else _encoded_word(found[0])
+        encoding = "html" if found["html"] else "mime"
+        pieces.append(_Piece(shown, found[0], encoding if shown != found[0] else ""))
+    if end < len(text):
+        pieces.append(_Piece(text[end:], text[end:]))
+    return pieces
+
+
+def _quoted_printable(run: str) -> list[_Piece]:
+    """One piece per decoded character (UTF-8, else Latin-1); soft breaks join the next."""
+    pieces: list[_Piece] = []
+    raw, pending = "", b""
+    for part in _QP_PART.finditer(run):
+        raw += part[0]
+        if part[1] is None:
+            continue  # a soft line break: no character of its own
+        pending += bytes([int(part[1], 16)])
+        try:
+            char = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            if len(pending) < 4:
+                continue  # the rest of a multi-byte character is still to come
+            char = pending.decode("latin-1")
+        pieces.append(_Piece(char, raw, "qp"))
+        raw, pending = "", b""
+    if raw:
+        pieces.append(_Piece(pending.decode("latin-1"), raw, "qp"))
+    return pieces
+
+
+def _encoded_word(word: str) -> str:
+    try:
+        return str(email.header.make_header(email.header.decode_header(word)))
+    except (ValueError, LookupError, email.errors.HeaderParseError):
+        return word  # not decodable: taken as plain text
+
+
+def _substitute(
+    pieces: list[_Piece], pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str]
+) -> list[_Piece]:
+    """`pattern.sub(replace, ...)` on the decoded text, each change written back over the
+    pieces it covers: plain pieces are cut at its edges, encoded pieces taken whole."""
+    decoded = "".join(piece.shown for piece in pieces)
+    changes = [
+        (found.start(), found.end(), new)
+        for found in pattern.finditer(decoded)
+        if (new := replace(found)) != found[0]
+    ]
+    pieces = _cut(pieces, {edge for start, end, _ in changes for edge in (start, end)})
+    out: list[_Piece] = []
+    offset, index = 0, 0
+    for start, end, new in changes:
+        if start < offset:
+            continue  # inside an encoded piece rewritten just before: the next round
+        while index < len(pieces) and offset + len(pieces[index].shown) <= start:
+            offset += len(pieces[index].shown)
+            out.append(pieces[index])
+            index += 1
+        first, covered = offset, []
+        while index < len(pieces) and offset < end:
+            offset += len(pieces[index].shown)
+            covered.append(pieces[index])
+            index += 1
+        shown = "".join(piece.shown for piece in covered)
+        text = shown[: start - first] + new + shown[end - first :]
+        out.append(_written(text, {piece.encoding for piece in covered}))
+    return out + pieces[index:]
+
+
+def _cut(pieces: list[_Piece], edges: set[int]) -> list[_Piece]:
+    """Plain pieces cut at `edges` (offsets in the decoded text)."""
+    out: list[_Piece] = []
+    offset = 0
+    for piece in pieces:
+        length = len(piece.shown)
+        inner = sorted(edge - offset for edge in edges if offset < edge < offset + length)
+        offset += length
+        if piece.encoding or not inner:
+            out.append(piece)
+            continue
+        bounds = [0, *inner, length]
+        out += [_Piece(piece.shown[a:b], piece.raw[a:b]) for a, b in itertools.pairwise(bounds)]
+    return out
+
+
+def _written(text: str, encodings: set[str]) -> _Piece:
+    """`text` written the way the text it replaces was (HTML, quoted-printable, header)."""
+    if "mime" in encodings and not text.isascii():
+        raw = email.header.Header(text, "utf-8").encode()
+    elif "html" in encodings:
+        raw = html.escape(text)
+    elif "qp" in encodings:
+        raw = "".join(_qp_char(char) for char in text)
+    else:
+        raw = text
+    return _Piece(text, raw, "" if raw == text else "written")
+
+
+def _qp_char(char: str) -> str:
+    if char.isascii() and char != "=":
+        return char
+    return "".join(f"={byte:02X}" for byte in char.encode())
 
 
 def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:

@@ -3,6 +3,10 @@
 Files are written before the row commits; if the transaction rolls back, the file is an
 orphan that the orphaned-files cleanup removes. The reverse (a row without its file)
 never comes from here.
+
+Everything under the data directory is private to the account running the service:
+files are created 0600 and directories 0700 (`write_private`, `make_private_dirs`),
+whatever the process umask.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ def store_file(
     now = datetime.now(UTC)
     suffix = SUFFIXES.get(content_type, "")
     relative = f"{kind.value}/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
-    _write_atomically(files_dir / relative, data)
+    write_atomically(files_dir / relative, data)
     stored = StoredFile(
         kind=kind,
         path=relative,
@@ -67,8 +71,36 @@ def display_name(name: str) -> str:
     return "".join(ch for ch in base if ch.isprintable())[:255]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, data: bytes) -> None:
+    """`path` holds all of `data` or is untouched (a temporary file, then a rename)."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
+    write_private(temporary, data)
     os.replace(temporary, path)
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents, each 0700 (mkdir's `mode` is masked by
+    the umask and is not applied to parents, hence one level at a time)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue  # another process made it at the same moment
+        path.chmod(PRIVATE_DIR)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `path` (replaced if present) readable by its owner only, from its creation on."""
+    make_private_dirs(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), PRIVATE_FILE)  # an existing file keeps its mode otherwise
+        file.write(data)

@@ -9,6 +9,7 @@ from tests.support.factories import make_user
 from tests.web.helpers import ADMIN, VIEWER, defer_jobs, run_worker_in_thread
 
 MISSING_USER_ID = 424242
+MARIA_PASSWORD = "maria's own password"
 
 
 def log_in(page: Page, base_url: str, username: str, password: str) -> None:
@@ -89,3 +90,30 @@ def test_a_viewer_sees_no_actions_and_a_forged_one_is_refused(
         f"{base_url}/admin/jobs/{job_id}/retry", form={"csrf_token": csrf or ""}
     )
     assert forged.status == 403
+
+
+def test_an_admin_adds_a_named_operator_whose_actions_carry_their_name(
+    page: Page, base_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    [job_id] = defer_jobs(session_factory, "tests.record", [{"user_id": 1, "message": "x"}])
+    log_in(page, base_url, *ADMIN)
+    page.get_by_role("link", name="Accounts").click()
+    form = page.get_by_role("form", name="Add an account")
+    form.get_by_label("User name").fill("maria.lopez")
+    form.get_by_label("Role").select_option("operator")
+    form.get_by_label("Password").fill(MARIA_PASSWORD)
+    form.get_by_role("button", name="Add account").click()
+    expect(page.locator(".flash.ok")).to_have_text("Account maria.lopez added.")
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, base_url, "maria.lopez", MARIA_PASSWORD)
+    expect(page.locator(".who .user")).to_have_text("maria.lopez")
+    expect(page.get_by_role("link", name="Accounts")).to_have_count(0)  # operators only
+    page.goto(f"{base_url}/admin/jobs/{job_id}")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".flash.ok")).to_have_text(f"Job {job_id} is cancelled.")
+    page.get_by_role("link", name="Audit log").click()
+    latest = page.locator("table.data tbody tr").first
+    expect(latest).to_contain_text("maria.lopez")
+    expect(latest).to_contain_text("job.cancel")
+    expect(page.locator("table.data tbody tr", has_text="account.add")).to_contain_text("admin")

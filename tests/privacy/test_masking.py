@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import copy
+import email.header
+import html
+import html.entities
 import io
 import json
 import logging
+import quopri
+import re
 from collections.abc import Iterator
 
+import markupsafe
 import pytest
 
 from hiring_jobs import logs
@@ -109,6 +115,82 @@ def test_known_names_are_masked_in_free_text() -> None:
         "Dear A***, your application (A*** S***) moved; a*** is a word here too"
     )
     assert mask_text("Smithson", names=["Alice Smith"]) == "Smithson"
+
+
+NAME = "Siobhán O'Brien"
+EMAIL = "siobhan.obrien@example.ie"
+PHONE = "+353 87 123 4567"
+
+
+def named_references(value: str) -> str:
+    names = html.entities.codepoint2name
+    return "".join(f"&{names[ord(c)]};" if ord(c) in names else c for c in value)
+
+
+def header_q(value: str) -> str:
+    return "=?utf-8?q?" + quopri.encodestring(value.encode(), header=True).decode() + "?="
+
+
+def encoded_forms(value: str) -> dict[str, str]:
+    """Every way the admin pages, mail and logs may hold `value`."""
+    return {
+        "plain": value,
+        "markupsafe": str(markupsafe.escape(value)),  # O&#39;Brien, what Jinja writes
+        "html.escape": html.escape(value),  # O&#x27;Brien
+        "named references": named_references(value),  # Siobh&aacute;n
+        "decimal references": "".join(f"&#{ord(c)};" for c in value),
+        "hex references": "".join(f"&#x{ord(c):x};" for c in value),
+        "quoted-printable": quopri.encodestring(value.encode(), quotetabs=True).decode(),
+        "quoted-printable, soft line break": quopri.encodestring(
+            ("x" * 66 + " " + value).encode()
+        ).decode(),
+        "header q": header_q(value),
+        "header b": email.header.Header(value, "utf-8", header_name="To").encode(),
+    }
+
+
+def decoded_views(text: str) -> list[str]:
+    """The text as each kind of reader sees it."""
+    views = [text, html.unescape(text), quopri.decodestring(text.encode()).decode(errors="replace")]
+    views.append(str(email.header.make_header(email.header.decode_header(text))))
+    return [view.lower() for view in views]
+
+
+@pytest.mark.parametrize("form", list(encoded_forms(NAME)))
+def test_a_known_name_is_masked_in_every_encoded_form(form: str) -> None:
+    text = f"<p>Dear {encoded_forms(NAME)[form]}, welcome</p>"
+    masked = mask_text(text, names=[NAME])
+    for view in decoded_views(masked):
+        assert "siobh" not in view and "brien" not in view, (masked, view)
+    assert "S***" in masked and masked.endswith(", welcome</p>")
+
+
+@pytest.mark.parametrize("form", list(encoded_forms(EMAIL)))
+def test_an_email_is_masked_in_every_encoded_form(form: str) -> None:
+    masked = mask_text(f"write to {encoded_forms(EMAIL)[form]} today")
+    for view in decoded_views(masked):
+        assert "siobhan" not in view and "obrien" not in view and "example" not in view
+
+
+@pytest.mark.parametrize("form", list(encoded_forms(PHONE)))
+def test_a_phone_number_is_masked_in_every_encoded_form(form: str) -> None:
+    masked = mask_text(f"call {encoded_forms(PHONE)[form]} now")
+    for view in decoded_views(masked):
+        assert "1234567" not in re.sub(r"\D", "", view), (masked, view)
+
+
+def test_masking_decoded_text_keeps_the_encoding_of_what_it_rewrites() -> None:
+    html_part = "<p>&quot;O&#39;Brien, Siobh&aacute;n&quot; &lt;siobhan@example.ie&gt;</p>"
+    assert mask_text(html_part) == "<p>&quot;O***, S***&quot; &lt;s***@e***.ie&gt;</p>"
+    body = "Hello Siobh=C3=A1n,=\nbye"
+    assert mask_text(body, names=[NAME]) == "Hello S***,=\nbye"
+    header = "=?utf-8?q?Dear_Siobh=C3=A1n_and_=C3=89amon?="
+    assert mask_text(header, names=[NAME]) == "=?utf-8?q?Dear_S***_and_=C3=89amon?="
+
+
+def test_encoded_looking_text_that_hides_nothing_is_left_alone() -> None:
+    for text in ("a=1&b=2", "AT&amp;T", "x=3D", "=?broken?q?", "&nosuch;", "100%=ABCD"):
+        assert mask_text(text) == text
 
 
 def test_masking_twice_changes_nothing_more() -> None:

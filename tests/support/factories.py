@@ -6,8 +6,9 @@ import itertools
 from typing import Any
 
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
-from hiring_jobs.models import JobPosting, User, UserRole
+from hiring_jobs.models import Account, AccountRole, JobPosting, User, UserRole
 
 _counter = itertools.count(1)
 
@@ -38,3 +39,17 @@ def make_posting(session: Session, **overrides: Any) -> JobPosting:
     session.add(posting)
     session.flush()
     return posting
+
+
+def make_account(
+    session: Session, username: str, password: str, role: AccountRole = AccountRole.OPERATOR
+) -> Account:
+    """A staff account whose password hash is cheap to check (tests log in often)."""
+    account = Account(
+        username=username,
+        role=role,
+        password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
+    )
+    session.add(account)
+    session.flush()
+    return account

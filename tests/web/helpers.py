@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 
 from flask.testing import FlaskClient
+from fpdf import FPDF
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
@@ -17,6 +19,25 @@ VIEWER = ("viewer", "viewer-password-1")
 # Given already hashed, with a cheap method: fast tests, and the hashed form is exercised.
 ADMIN_HASH = generate_password_hash(ADMIN[1], method="pbkdf2:sha256:1000")
 VIEWER_HASH = generate_password_hash(VIEWER[1], method="pbkdf2:sha256:1000")
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    """HTTP Basic credentials, as a script sends them."""
+    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def pdf_bytes() -> bytes:
+    """A small real PDF, as an application uploads it."""
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text="Ada Lovelace, Python, PostgreSQL")
+    return bytes(document.output())
 
 
 def csrf_of(client: FlaskClient) -> str:

@@ -8,28 +8,19 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import Application, ApplicationStatusChange, Resume, StoredFile
 from tests.support.factories import make_posting, make_user
 from tests.support.jobs import jobs
-from tests.web.helpers import ADMIN, csrf_of, log_in, post_json
+from tests.web.helpers import ADMIN, csrf_of, log_in, pdf_bytes, post_json
 from web import create_app
 
 
 def task_args(job: dict[str, Any]) -> dict[str, Any]:
     """The arguments the task receives: the request id rides along and is stripped."""
     return {key: value for key, value in job["args"].items() if key != "_request_id"}
-
-
-def pdf_bytes() -> bytes:
-    document = FPDF()
-    document.add_page()
-    document.set_font("helvetica", size=12)
-    document.cell(text="Ada Lovelace, Python, PostgreSQL")
-    return bytes(document.output())
 
 
 @pytest.fixture

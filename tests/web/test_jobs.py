@@ -291,7 +291,11 @@ def test_actions_refuse_jobs_in_the_wrong_state(
     assert post_json(operator, f"/api/jobs/{job_id}/cancel").get_json()["state"] == "CANCELLED"
     assert post_json(operator, f"/api/jobs/{job_id}/cancel").status_code == 409
     with session_factory() as session:
-        actions = session.scalars(select(AuditLogEntry.action).order_by(AuditLogEntry.id)).all()
+        actions = session.scalars(
+            select(AuditLogEntry.action)
+            .where(AuditLogEntry.action != "account.bootstrap")
+            .order_by(AuditLogEntry.id)
+        ).all()
     assert actions == ["auth.login", "job.cancel"]
 
 

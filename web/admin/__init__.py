@@ -1,7 +1,9 @@
-"""The admin pages: overview, jobs, dead letters, cron tasks, workers, mail outbox, audit log.
+"""The admin pages: overview, jobs, dead letters, cron tasks, workers, mail outbox, audit log,
+and (admins only) accounts and API tokens.
 
-Every page needs a login; every action needs the operator role and a CSRF token (see
-web.security), and writes an audit row in the same transaction as the action itself.
+Every page needs a login; every action needs the operator role (accounts and tokens: the
+admin role) and a CSRF token (see web.security), and writes an audit row in the same
+transaction as the action itself.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # The view modules register their routes on `bp`.
 from web.admin import (  # noqa: E402
+    access,
     audit_log,
     dead_letters,
     jobs,
@@ -24,6 +27,7 @@ from web.admin import (  # noqa: E402
 )
 
 __all__ = [
+    "access",
     "audit_log",
     "bp",
     "dead_letters",

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from hiring_jobs.models import AuditLogEntry
 from web.admin import bp
-from web.admin.common import int_arg
 from web.db import get_session
 from web.security import login_required
+from web.validation import int_arg
 
 PAGE_SIZE = 100
 

@@ -27,11 +27,6 @@ def actor() -> str:
     return user.username
 
 
-def int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
-
-
 def page_query(**changes: Any) -> dict[str, Any]:
     """The current query string with some values changed (None removes one)."""
     values: dict[str, Any] = request.args.to_dict()

@@ -13,14 +13,16 @@ from sqlalchemy import select
 from hiring_jobs.models import DeadLetterReview
 from hiring_jobs.queue import dead_letters as dlq
 from web.admin import bp
-from web.admin.common import actor, int_arg
+from web.admin.common import actor
 from web.db import get_session
 from web.queries.related import known_names
 from web.security import login_required, operator_required
+from web.validation import int_arg
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 100
 MAX_NOTES = 2000
+MAX_GROUP_FIELD = 200  # task names and error fingerprints are shorter
 PAST = {"discard": "discarded", "resolve": "resolved"}
 
 
@@ -78,6 +80,13 @@ def review_history() -> str:
     return render_template("admin/review_history.html", reviews=get_session().scalars(query))
 
 
+def _group_field(name: str) -> str | None:
+    value = request.form.get(name, "")
+    if len(value) > MAX_GROUP_FIELD:
+        abort(400, description=f"{name} is longer than {MAX_GROUP_FIELD} characters")
+    return value or None
+
+
 def notes() -> str:
     return request.form.get("notes", "").strip()[:MAX_NOTES]
 
@@ -105,8 +114,8 @@ def review(job_id: int, decision: str) -> ResponseReturnValue:
 @bp.post("/dead-letters/group/<any(retry, discard):decision>")
 @operator_required
 def review_group(decision: str) -> ResponseReturnValue:
-    task = request.form.get("task") or None
-    fingerprint = request.form.get("fingerprint") or None
+    task = _group_field("task")
+    fingerprint = _group_field("fingerprint")
     session = get_session()
     try:
         if decision == "retry":

@@ -9,13 +9,14 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from web.admin import bp
-from web.admin.common import actor, int_arg, task_names
+from web.admin.common import actor, task_names
 from web.db import get_session
 from web.queries import actions, overview
 from web.queries import jobs as job_queries
 from web.queries.related import known_names, related_records
 from web.queries.tables import STATUSES
 from web.security import login_required, operator_required
+from web.validation import id_list, int_arg
 
 
 @bp.get("/jobs")
@@ -117,10 +118,8 @@ def bulk_plan(form: MultiDict[str, str]) -> actions.BulkPlan:
     except job_queries.FilterError as exc:
         abort(400, description=str(exc))
     # "Preview on all matching" sends the ticked boxes too: that scope ignores them.
-    raw_ids = [] if form.get("scope") == "filter" else form.getlist("ids")
-    if not all(raw.isdigit() for raw in raw_ids):
-        abort(400, description="ids must be job ids")
-    return actions.BulkPlan(action, job_filter, tuple(int(raw) for raw in raw_ids))
+    ids = () if form.get("scope") == "filter" else id_list(form.getlist("ids"))
+    return actions.BulkPlan(action, job_filter, ids)
 
 
 @bp.post("/jobs/bulk")

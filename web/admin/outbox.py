@@ -6,10 +6,10 @@ from flask import abort, render_template
 
 from hiring_jobs.models import EmailDelivery
 from web.admin import bp
-from web.admin.common import int_arg
 from web.db import get_session
 from web.queries.outbox import list_outbox, recipient_names, render_message
 from web.security import login_required
+from web.validation import int_arg
 
 PAGE_SIZE = 50
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from web import security
 from web.admin import bp
 from web.admin.common import actor
 from web.db import get_session
 from web.queries import reveal as reveal_queries
+from web.redirects import redirect_target
 from web.security import operator_required
+from web.validation import parse_id
 
 # The answer holds personal data: no browser or proxy keeps a copy.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -19,11 +20,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 @bp.post("/reveal")
 @operator_required
 def reveal() -> ResponseReturnValue:
-    raw_id = request.form.get("id", "")
-    if not raw_id.isdigit():
-        abort(400, description="id must be a row id")
-    revealed = reveal_value(request.form.get("source", ""), int(raw_id), via="web")
-    back = security.redirect_target(request.form.get("next"))
+    row_id = parse_id(request.form.get("id", ""), "id")
+    revealed = reveal_value(request.form.get("source", ""), row_id, via="web")
+    back = redirect_target(request.form.get("next"))
     page = render_template("admin/reveal.html", revealed=revealed, back=back)
     return page, 200, NO_STORE
 

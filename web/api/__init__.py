@@ -1,7 +1,8 @@
 """The JSON API under /api: the admin pages' data and actions, and the app-side endpoints.
 
-Authentication: the browser session (state changes then need the X-CSRF-Token header) or
-HTTP Basic credentials of the admin or viewer account on every request. See web/API.md.
+Authentication: the browser session (state changes then need the X-CSRF-Token header), an
+API token (`Authorization: Bearer`, scoped) or an account's HTTP Basic credentials on every
+request. See web/API.md.
 """
 
 from __future__ import annotations

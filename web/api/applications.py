@@ -23,22 +23,23 @@ from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 from web.admin.common import actor
 from web.api import bp
-from web.api.common import int_field, json_body
 from web.db import get_session
-from web.security import operator_required
+from web.security import app_required
+from web.validation import int_field, json_body, text_field
 
 MAX_TEXT = 10_000
 T = TypeVar("T", User, JobPosting, Resume)
 
 
 @bp.post("/applications")
-@operator_required
+@app_required
 def create_application() -> ResponseReturnValue:
     """{"candidate_id", "job_posting_id", "resume_id"?, "cover_letter"?} -> 201."""
     body = json_body()
     candidate_id = int_field(body, "candidate_id")
     posting_id = int_field(body, "job_posting_id")
     resume_id = int_field(body, "resume_id", required=False)
+    cover_letter = text_field(body, "cover_letter", max_length=MAX_TEXT)
     session = get_session()
     _require(session, User, candidate_id)
     _require(session, JobPosting, posting_id)
@@ -47,7 +48,7 @@ def create_application() -> ResponseReturnValue:
         candidate_id=candidate_id,
         job_posting_id=posting_id,
         resume_id=resume_id,
-        cover_letter=str(body.get("cover_letter", ""))[:MAX_TEXT],
+        cover_letter=cover_letter,
     )
     session.add(application)
     try:
@@ -67,12 +68,12 @@ def create_application() -> ResponseReturnValue:
 
 
 @bp.post("/applications/<int:application_id>/status")
-@operator_required
+@app_required
 def change_status(application_id: int) -> ResponseReturnValue:
     """{"status": "screening", "note"?} -> the change and its email job, committed together."""
     body = json_body()
     try:
-        new_status = ApplicationStatus(str(body.get("status", "")))
+        new_status = ApplicationStatus(text_field(body, "status", max_length=50))
     except ValueError:
         choices = ", ".join(status.value for status in ApplicationStatus)
         abort(400, description=f"status must be one of {choices}")
@@ -84,7 +85,8 @@ def change_status(application_id: int) -> ResponseReturnValue:
         abort(404, description=f"no application {application_id}")
     if application.status == new_status:
         abort(409, description=f"application {application_id} is already {new_status.value}")
-    change = _record_change(session, application, new_status, str(body.get("note", ""))[:MAX_TEXT])
+    note = text_field(body, "note", max_length=MAX_TEXT)
+    change = _record_change(session, application, new_status, note)
     job_id = _defer_status_email(session, application, change)
     _audit(session, "application.status", application, 1)
     session.commit()

@@ -8,14 +8,15 @@ from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hiring_jobs.queue import dead_letters as dlq
-from web.admin.common import actor, int_arg
+from web.admin.common import actor
 from web.api import bp
-from web.api.common import json_body
 from web.db import get_session
 from web.masking import masked, masked_fields
 from web.security import login_required, operator_required
+from web.validation import int_arg, json_body, limit_arg, text_field
 
 MAX_NOTES = 2000
+MAX_FILTER = 200
 
 
 @bp.get("/dead-letters/stats")
@@ -39,7 +40,7 @@ def pending() -> ResponseReturnValue:
         task=request.args.get("task") or None,
         fingerprint=request.args.get("fingerprint") or None,
         before_id=int_arg("before"),
-        limit=min(int_arg("limit") or 50, 500),
+        limit=limit_arg(50, 500),
     )
     return jsonify(dead_letters=[masked_fields(dataclasses.asdict(letter)) for letter in letters])
 
@@ -66,9 +67,11 @@ def dead_letter(job_id: int) -> ResponseReturnValue:
 
 
 def _notes() -> str:
+    """The optional JSON body's `notes`."""
     body = request.get_json(silent=True)
-    notes = body.get("notes", "") if isinstance(body, dict) else ""
-    return str(notes).strip()[:MAX_NOTES]
+    if not isinstance(body, dict):
+        return ""
+    return text_field(body, "notes", max_length=MAX_NOTES).strip()
 
 
 @bp.post("/dead-letters/<int:job_id>/<any(retry, discard, resolve):decision>")
@@ -93,7 +96,8 @@ def review(job_id: int, decision: str) -> ResponseReturnValue:
 def review_group(decision: str) -> ResponseReturnValue:
     """{"task": ..., "fingerprint": ..., "notes": ...}: every pending failure of the group."""
     body = json_body()
-    task, fingerprint = body.get("task") or None, body.get("fingerprint") or None
+    task = text_field(body, "task", max_length=MAX_FILTER) or None
+    fingerprint = text_field(body, "fingerprint", max_length=MAX_FILTER) or None
     session = get_session()
     try:
         if decision == "retry":

@@ -10,15 +10,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from hiring_jobs.queue.status import job_status
-from web.admin.common import actor, int_arg
+from web.admin.common import actor
 from web.admin.jobs import bulk_plan, job_detail_data
 from web.api import bp
-from web.api.common import json_body
 from web.db import get_session
 from web.masking import masked_fields
 from web.queries import actions
 from web.queries import jobs as job_queries
 from web.security import login_required, operator_required
+from web.validation import int_arg, json_body, limit_arg
 
 
 @bp.get("/jobs")
@@ -34,7 +34,7 @@ def list_jobs() -> ResponseReturnValue:
         job_filter,
         before=int_arg("before"),
         after=int_arg("after"),
-        limit=int_arg("limit") or job_queries.PAGE_SIZE,
+        limit=limit_arg(job_queries.PAGE_SIZE, job_queries.MAX_PAGE_SIZE),
     )
     count = job_queries.capped_count(session, *job_filter.conditions())
     return jsonify(

@@ -12,29 +12,30 @@ from hiring_jobs.services.resumes import InvalidUpload, create_resume
 from web.admin.common import actor
 from web.api import bp
 from web.db import get_session
-from web.security import operator_required
+from web.security import app_required
+from web.validation import parse_id
 
 
 @bp.post("/resumes")
-@operator_required
+@app_required
 def upload_resume() -> ResponseReturnValue:
     """multipart/form-data: `file` (a PDF) and `user_id`. 201 with resume and job ids."""
     upload = request.files.get("file")
-    raw_user = request.form.get("user_id", "")
-    if upload is None or not raw_user.isdigit():
-        abort(400, description="send multipart/form-data with a `file` and a numeric `user_id`")
+    if upload is None:
+        abort(400, description="send multipart/form-data with a `file` and a `user_id`")
+    user_id = parse_id(request.form.get("user_id", ""), "user_id")
     data = upload.read()
     limit: int = current_app.config["MAX_UPLOAD_BYTES"]
     if len(data) > limit:
         abort(413)
     session = get_session()
-    if session.get(User, int(raw_user)) is None:
-        abort(404, description=f"no user {raw_user}")
+    if session.get(User, user_id) is None:
+        abort(404, description=f"no user {user_id}")
     try:
         resume = create_resume(
             session,
             current_app.config["FILES_DIR"],
-            user_id=int(raw_user),
+            user_id=user_id,
             data=data,
             filename=upload.filename or "",  # kept for display only, never used as a path
             max_bytes=limit,

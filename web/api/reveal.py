@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from web.admin.reveal import NO_STORE, reveal_value
 from web.api import bp
-from web.api.common import int_field, json_body
 from web.security import operator_required
+from web.validation import int_field, json_body, text_field
 
 
 @bp.post("/reveal")
@@ -18,7 +18,7 @@ def reveal() -> ResponseReturnValue:
     body = json_body()
     row_id = int_field(body, "id")
     assert row_id is not None  # required=True
-    revealed = reveal_value(str(body.get("source", "")), row_id, via="api")
+    revealed = reveal_value(text_field(body, "source", max_length=50), row_id, via="api")
     response = jsonify(
         source=revealed.source, id=revealed.id, label=revealed.label, value=revealed.value
     )

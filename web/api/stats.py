@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hiring_jobs.models import AuditLogEntry
-from web.admin.common import int_arg, jobs_app
+from web.admin.common import jobs_app
 from web.admin.overview import overview_data
 from web.admin.periodic import run_periodic_now
 from web.admin.workers import workers_data
@@ -19,6 +19,7 @@ from web.masking import masked_fields
 from web.queries import periodic
 from web.queries.outbox import list_outbox, recipient_names
 from web.security import login_required, operator_required
+from web.validation import int_arg
 
 
 @bp.get("/stats")

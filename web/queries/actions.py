@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from procrastinate import SyncPsycopgConnector, sql
 from procrastinate.exceptions import ConnectorException
 from procrastinate.manager import JobManager
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    any_,
+    bindparam,
+    delete,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import JobAttempt
@@ -109,7 +120,7 @@ class BulkPlan:
     def conditions(self) -> list[ColumnElement[bool]]:
         found = self.job_filter.conditions()
         if self.ids:
-            found.append(jobs.c.id.in_(self.ids))
+            found.append(jobs.c.id == any_(_id_array("plan_ids", self.ids)))
         found.append(jobs.c.status.in_(self.action.eligible_statuses))
         return found
 
@@ -186,14 +197,19 @@ def _bulk_delete(session: Session, ids: list[int]) -> int:
         return 0
     deleted = session.execute(
         delete(jobs)
-        .where(jobs.c.id == func.any(bindparam("ids", ids)))
+        .where(jobs.c.id == any_(_id_array("ids", ids)))
         .where(jobs.c.status.in_(BulkAction.DELETE.eligible_statuses))
         .returning(jobs.c.id)
     ).all()
     gone = [row.id for row in deleted]
     # Attempts have no foreign key (retention deletes both): remove them with their jobs.
-    session.execute(delete(JobAttempt).where(JobAttempt.job_id.in_(gone)))
+    session.execute(delete(JobAttempt).where(JobAttempt.job_id == any_(_id_array("gone", gone))))
     return len(gone)
+
+
+def _id_array(name: str, ids: Sequence[int]) -> BindParameter[list[int]]:
+    """One array parameter, not one per id (PostgreSQL takes at most 65,535 parameters)."""
+    return bindparam(name, list(ids), type_=ARRAY(BigInteger))
 
 
 _BULK = {

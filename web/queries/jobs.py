@@ -8,7 +8,6 @@ matching a million jobs costs no more than one matching ten thousand.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 from hiring_jobs.app import app as procrastinate_app
 from hiring_jobs.models import AttemptOutcome, JobAttempt
 from web.queries.tables import STATUSES, events, jobs
+from web.validation import loads_json
 
 COUNT_CAP = 10_000
 PAGE_SIZE = 50
@@ -169,28 +169,29 @@ def parse_args_search(raw: str) -> dict[str, Any]:
     """`application_id=123, stage="hired"` or `{"application_id": 123}` -> a JSON object.
 
     Values are read as JSON when they are JSON (123, true, "x"), else as plain strings.
+    JSONB takes no NUL character (`\\u0000`), NaN or Infinity: those are refused here.
     """
     if raw.startswith("{"):
         try:
-            found = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise FilterError(f"arguments search is not valid JSON: {exc.msg}") from None
+            found = loads_json(raw)
+        except ValueError as exc:
+            raise FilterError(f"arguments search is not valid JSON: {exc}") from None
         if not isinstance(found, dict):
             raise FilterError("arguments search must be a JSON object")
-        return found
-    wanted: dict[str, Any] = {}
-    for part in raw.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise FilterError("arguments search looks like application_id=123, key=value")
-        wanted[key.strip()] = _json_or_text(value.strip())
-    return wanted
+    else:
+        found = {}
+        for part in raw.split(","):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise FilterError("arguments search looks like application_id=123, key=value")
+            found[key.strip()] = _json_or_text(value.strip())
+    return found
 
 
 def _json_or_text(value: str) -> Any:
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
+        return loads_json(value)
+    except ValueError:
         return value
 
 
