@@ -21,7 +21,7 @@ SECTIONS = (
 @click.option("--quick", is_flag=True, help="Small counts, one round: a smoke run.")
 @click.option(
     "--sections",
-    default="drain,enqueue,latency,resume,memory",
+    default="drain,enqueue,latency,resume,isolation,memory",
     show_default=True,
     help=f"Comma-separated, from: {', '.join(SECTIONS)}.",
 )

@@ -1,7 +1,8 @@
 """Real PostgreSQL for every test: a fresh database per test, cloned from a migrated template.
 
-The server is the embedded one, started once per test session, or the one named by
-HIRING_JOBS_TEST_DATABASE_URL (for example postgresql://postgres@127.0.0.1:5432/postgres).
+The server is the embedded one, started once per test process (the suite runs two, with
+pytest-xdist), or the one named by HIRING_JOBS_TEST_DATABASE_URL (for example
+postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ EMBEDDED_PGDATA: list[Path] = []
 
 
 def _executor(*, host: str, port: int, user: str, password: str) -> NoopExecutor:
+    # Test processes (pytest-xdist) sharing an external server each get their own template.
+    dbname = "hiring_jobs_test" + os.environ.get("PYTEST_XDIST_WORKER", "")
     return NoopExecutor(
-        host=host, port=port, user=user, password=password, dbname="hiring_jobs_test", options=""
+        host=host, port=port, user=user, password=password, dbname=dbname, options=""
     )
 
 

@@ -341,7 +341,7 @@ class CpuMeter:
         self.start = self._sample()
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        # Every descendant: worker processes and their parsing children (queue/isolation).
+        # Every descendant: worker processes and their task children (queue/children.py).
         workers = [self.worker_pid, *descendant_pids(self.worker_pid)]
         return {
             "worker": {pid: cpu_seconds(pid) for pid in workers},

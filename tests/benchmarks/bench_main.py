@@ -276,7 +276,7 @@ def section_latency(bench: Bench, sizes: Sizes, options: Options, report: Report
 
 
 def section_resume(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
-    """Parsing runs in child processes (queue/isolation), one per concurrency slot: at
+    """Parsing runs in task child processes (queue/children.py), one per slot: at
     production concurrency one worker process already parses on every core, so adding a
     process adds no cores. One parse at a time per process shows scaling by processes."""
     pdfs = resume.demo_pdfs(bench)

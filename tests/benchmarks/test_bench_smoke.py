@@ -31,7 +31,7 @@ def test_quick_bench_prints_every_section(pg_server: NoopExecutor, tmp_path: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     table = result.stdout
     assert "load average before" in table
-    for section in ("drain", "enqueue", "latency", "resume", "memory"):
+    for section in ("drain", "enqueue", "latency", "resume", "isolation", "memory"):
         assert f"\n{section} " in table, table
     assert "FAILED" not in table, table
     assert "ours / stock defaults" in table
