@@ -78,6 +78,10 @@ def run_worker_process(
     try:
         loop.run_until_complete(_run(config, config.worker_name(index), supervisor_pid))
     finally:
+        # Stopped: a late stop signal (a supervisor forwarding one more) must not turn the
+        # clean exit below into a death by signal.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         children.shutdown()
         loop.close()
 
