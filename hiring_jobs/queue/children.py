@@ -197,10 +197,12 @@ class ChildPool:
         threading.Thread(target=self._top_up, name="prestart children", daemon=True).start()
 
     def checkout(self) -> Child:
+        return self.checkout_idle() or self._start()
+
+    def checkout_idle(self) -> Child | None:
+        """An idle child, or None (without waiting): the common case costs no thread."""
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._start()
+            return self._idle.pop() if self._idle else None
 
     def checkin(self, child: Child, answer: Answer | None = None) -> None:
         """Back to the idle set, or replaced when it is spent, dead or too big."""
@@ -413,7 +415,14 @@ def _find_task(name: str, module: str) -> Any:
     return task
 
 
+_mirrored: dict[str, str] = {}
+
+
 def _mirror_env(env: dict[str, str]) -> None:
+    global _mirrored
+    if env == _mirrored:
+        return  # the usual case: nothing changed since the last call
+    _mirrored = env
     mine = {k: v for k, v in os.environ.items() if k.startswith(MIRRORED_ENV_PREFIXES)}
     if mine == env:
         return
@@ -435,13 +444,24 @@ def _release_connections() -> None:
         db.get_engine().dispose()
 
 
-def worker_env() -> dict[str, str]:
-    """The worker's settings and database URL, resolved (a child never starts a server)."""
-    from hiring_jobs import db
+_worker_env: tuple[object, dict[str, str]] | None = None
 
-    env = {k: v for k, v in os.environ.items() if k.startswith(MIRRORED_ENV_PREFIXES)}
-    env["DATABASE_URL"] = db.database_url()
-    return env
+
+def worker_env() -> dict[str, str]:
+    """The worker's settings and database URL, resolved (a child never starts a server).
+
+    Read again only when the settings were (tests that change the environment clear them).
+    """
+    global _worker_env
+    from hiring_jobs import db
+    from hiring_jobs.settings import get_settings
+
+    settings = get_settings()
+    if _worker_env is None or _worker_env[0] is not settings:
+        env = {k: v for k, v in os.environ.items() if k.startswith(MIRRORED_ENV_PREFIXES)}
+        env["DATABASE_URL"] = db.database_url()
+        _worker_env = (settings, env)
+    return _worker_env[1]
 
 
 class _PipeHandler(logging.Handler):

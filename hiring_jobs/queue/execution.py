@@ -157,8 +157,9 @@ class _InChild(_Running):
         self.outcome.add_done_callback(_consume)
 
     async def _run(self, task: Task[Any, Any, Any], context: JobContext) -> Any:
-        loop = asyncio.get_running_loop()
-        self.child = await loop.run_in_executor(None, self.pool.checkout)
+        self.child = self.pool.checkout_idle()
+        if self.child is None:  # forking one may wait on the forkserver: not on the loop
+            self.child = await asyncio.get_running_loop().run_in_executor(None, self.pool.checkout)
         answer = None
         try:
             answer = await self.child.call(_task_call(task, context))
