@@ -49,6 +49,20 @@ def ours(bench: Bench, **env: str) -> Contender:
     )
 
 
+def ours_thread_mode(bench: Bench) -> Contender:
+    """The same worker with the no-op declared `mode=thread` (the fast path a task may
+    declare): what process execution costs a task that does nothing."""
+    return Contender(
+        label="hiring-jobs worker, no-op in thread mode",
+        start=lambda b: [
+            hiring_worker(
+                b, processes=b.processes, concurrency=b.concurrency, BENCH_NOOP_MODE="thread"
+            )
+        ],
+        listeners=bench.processes,
+    )
+
+
 def ours_defaults(bench: Bench) -> Contender:
     """hiring-jobs worker with the code's defaults only (when settings are under test)."""
     return Contender(

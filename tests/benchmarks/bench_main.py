@@ -142,7 +142,12 @@ def _run_section(name: str, bench: Bench, sizes: Sizes, options: Options, report
 
 def section_drain(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
     primary = drain.ours(bench)
-    contenders = [primary, drain.stock_defaults(), drain.stock_same_shape(bench)]
+    contenders = [
+        primary,
+        drain.ours_thread_mode(bench),
+        drain.stock_defaults(),
+        drain.stock_same_shape(bench),
+    ]
     if bench.worker_env:
         contenders.append(drain.ours_defaults(bench))
     if bench.compare_tree is not None:

@@ -17,7 +17,7 @@ from hiring_jobs.app import app
 from hiring_jobs.db import database_url
 from hiring_jobs.queue.attempts import record_attempts
 from hiring_jobs.queue.context import bind_job_context
-from hiring_jobs.queue.execution import execute
+from hiring_jobs.queue.execution import Execution, Mode, declare, execute
 
 MIDDLEWARE = {
     "context": bind_job_context,
@@ -30,6 +30,10 @@ _local = threading.local()
 @app.task(name="bench.noop", queue="default")
 def noop() -> None:
     """The unit of the drain benchmarks: all cost is the queue's."""
+
+
+if os.environ.get("BENCH_NOOP_MODE") == "thread":  # the drain's thread-mode contender
+    declare(noop, Execution(mode=Mode.THREAD))
 
 
 @app.task(name="bench.probe", queue="default")
