@@ -163,11 +163,10 @@ class _InChild(_Running):
         answer = None
         try:
             answer = await self.child.call(_task_call(task, context))
-        except children.ChildCrashed:
-            self.pool.discard(self.child)
-            raise
         finally:
-            if answer is not None:
+            if answer is None:  # crashed, killed, cancelled, or the call never went out
+                self.pool.discard(self.child)
+            else:
                 self.pool.checkin(self.child, answer)
         if not answer.ok:
             raise answer.error()

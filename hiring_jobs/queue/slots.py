@@ -11,6 +11,7 @@ the known ones with their defaults, any other queue through the shared `*` slots
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -56,8 +57,13 @@ class QueueSlots:
     def listens_to_all(self) -> bool:
         return self.other > 0
 
+    @functools.cached_property
+    def _named_queues(self) -> frozenset[str]:
+        return frozenset(self.queue_names)
+
     def bucket_of(self, queue: str) -> str:
-        return queue if queue in dict(self.named) else OTHER_QUEUES
+        """The bucket whose slots a job of `queue` takes (per job: a set lookup)."""
+        return queue if queue in self._named_queues else OTHER_QUEUES
 
     def limits(self) -> dict[str, int]:
         limits = dict(self.named)
