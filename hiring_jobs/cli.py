@@ -13,7 +13,6 @@ import click
 
 from hiring_jobs import db, embedded
 from hiring_jobs.accounts_cli import tokens_group, users
-from hiring_jobs.bench import bench
 from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.inspect_cli import inspect_, purge, registered
 from hiring_jobs.jobs_cli import jobs_
@@ -182,6 +181,25 @@ def up(port: int | None, no_demo: bool) -> None:
     sys.exit(run_up(get_settings(), port=port, load_demo=not no_demo))
 
 
+@main.command(
+    "bench",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Benchmarks against stock Procrastinate and Celery + Redis (tools/bench; --help)."""
+    # Imported on use: the harness is a developer tool, not part of the product.
+    try:
+        from tools.bench.cli import bench as harness
+    except ImportError as error:
+        raise click.ClickException(
+            f"the benchmark harness (tools/bench) is not installed: {error}; "
+            'run it from a source checkout installed with `pip install -e ".[dev]"`'
+        ) from error
+    harness.main(ctx.args, prog_name="hiring-jobs bench")
+
+
 def _export_database_url() -> None:
     """Resolve the URL once (starting the embedded server if needed) for child processes."""
     url = db.database_url()
@@ -189,7 +207,6 @@ def _export_database_url() -> None:
     os.environ["DATABASE_URL"] = url
 
 
-main.add_command(bench)
 main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)

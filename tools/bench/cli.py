@@ -102,7 +102,7 @@ def _harness():  # type: ignore[no-untyped-def]
         )
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.benchmarks import bench_main
+    from tools.bench import main as bench_main
 
     return bench_main
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import sessionmaker
 
 from hiring_jobs import db
 from hiring_jobs.queue.defer import defer
-from tests.benchmarks import bench_tasks
-from tests.benchmarks.bench_common import (
+from tools.bench import tasks as bench_tasks
+from tools.bench.common import (
     PYTHON,
     Bench,
     BenchError,
@@ -25,7 +25,7 @@ from tests.benchmarks.bench_common import (
     wait_listening,
     wait_until,
 )
-from tests.benchmarks.bench_drain import Contender
+from tools.bench.drain import Contender
 
 PROBE_INTERVAL_SECONDS = 0.04
 
@@ -68,7 +68,7 @@ def measure(bench: Bench, contender: Contender, probes: int, load_rate: float) -
 
 
 def _start_load(bench: Bench, rate: float, seconds: float) -> Child:
-    command = [PYTHON, "-m", "tests.benchmarks.bench_load", bench.url, f"{rate:.1f}"]
+    command = [PYTHON, "-m", "tools.bench.load", bench.url, f"{rate:.1f}"]
     return Child("load", [*command, f"{seconds:.0f}"], bench.env(), bench.tmp / "logs")
 
 

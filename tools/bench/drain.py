@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.benchmarks import bench_redis
-from tests.benchmarks.bench_common import (
+from tools.bench import redis_celery as bench_redis
+from tools.bench.common import (
     Bench,
     BenchError,
     Child,

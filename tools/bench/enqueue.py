@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from hiring_jobs import db
 from hiring_jobs.queue import fast_defer
 from hiring_jobs.queue.defer import batch_defer, defer
-from tests.benchmarks import bench_tasks
-from tests.benchmarks.bench_common import Bench, median, reset_jobs
+from tools.bench import tasks as bench_tasks
+from tools.bench.common import Bench, median, reset_jobs
 
 Body = Callable[[Session], None]
 APP_WRITE = text("INSERT INTO bench_writes (payload) VALUES (:payload)")

@@ -1,6 +1,6 @@
 """Stock Procrastinate: a plain App with its default connector and no middleware.
 
-Run by `procrastinate --app=tests.benchmarks.bench_stock_app.app worker`; the URL comes
+Run by `procrastinate --app=tools.bench.stock_app.app worker`; the URL comes
 from DATABASE_URL (set by the harness to the bench database).
 """
 
@@ -11,7 +11,7 @@ import time
 
 from procrastinate import App, PsycopgConnector
 
-from tests.benchmarks.bench_tasks import store_probe
+from tools.bench.tasks import store_probe
 
 app = App(connector=PsycopgConnector(conninfo=os.environ.get("DATABASE_URL", "")))
 

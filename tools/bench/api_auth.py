@@ -1,8 +1,8 @@
 """`POST /api/resumes` under a real server: uploads/s with an API token and with HTTP Basic,
 and what a rejected credential costs.
 
-    python -m tests.benchmarks.bench_api_auth [--seconds 15] [--clients 6]
-    python -m tests.benchmarks.bench_api_auth --baseline-tree /path/to/older/checkout
+    python -m tools.bench.api_auth [--seconds 15] [--clients 6]
+    python -m tools.bench.api_auth --baseline-tree /path/to/older/checkout
 
 The app runs as `hiring-jobs web` does (gunicorn, 2 processes of 4 threads) on a fresh
 database (DATABASE_URL's server, else the embedded one); the clients are threads of this
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.benchmarks.bench_common import (
+from tools.bench.common import (
     PYTHON,
     Bench,
     BenchError,

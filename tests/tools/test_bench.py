@@ -25,7 +25,7 @@ def _server_url(server: NoopExecutor) -> str:
 
 def test_quick_bench_prints_every_section(pg_server: NoopExecutor, tmp_path: Path) -> None:
     env = cli_env(DATABASE_URL=_server_url(pg_server), HIRING_JOBS_DATA_DIR=str(tmp_path))
-    command = [sys.executable, "-m", "hiring_jobs.bench", "--quick", "--no-install"]
+    command = [sys.executable, "-m", "hiring_jobs", "bench", "--quick", "--no-install"]
     command += ["--jobs", "60", "--json", str(tmp_path / "bench.json")]
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=280)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -17,15 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks import bench_drain as drain
-from tests.benchmarks import bench_enqueue as enqueue
-from tests.benchmarks import bench_growth as growth
-from tests.benchmarks import bench_isolation as isolation
-from tests.benchmarks import bench_latency as latency
-from tests.benchmarks import bench_memory as memory
-from tests.benchmarks import bench_redis
-from tests.benchmarks import bench_resume as resume
-from tests.benchmarks.bench_common import (
+from tools.bench import drain, enqueue, growth, isolation, latency, memory, resume
+from tools.bench import redis_celery as bench_redis
+from tools.bench.common import (
     Bench,
     BenchError,
     fresh_database,

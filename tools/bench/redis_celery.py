@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tests.benchmarks.bench_common import PYTHON, Bench, BenchError, Child, wait_until
+from tools.bench.common import PYTHON, Bench, BenchError, Child, wait_until
 
 QUEUE = "bench"
 HOLD_QUEUE = "bench_hold"
@@ -107,7 +107,7 @@ def publish_held(url: str, count: int) -> None:
 
 
 def celery_worker(bench: Bench, url: str) -> Child:
-    command = [PYTHON, "-m", "celery", "-A", "tests.benchmarks.bench_celery_app", "worker"]
+    command = [PYTHON, "-m", "celery", "-A", "tools.bench.celery_app", "worker"]
     command += ["--pool", "prefork", "--concurrency", str(bench.processes), "-Q", QUEUE]
     command += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
     return Child("celery", command, bench.env(BENCH_REDIS_URL=url), bench.tmp / "logs")
@@ -146,7 +146,7 @@ def _celery(url: str) -> tuple[Any, Any]:
     import os
 
     os.environ["BENCH_REDIS_URL"] = url
-    from tests.benchmarks import bench_celery_app
+    from tools.bench import celery_app as bench_celery_app
 
     bench_celery_app.app.conf.broker_url = url
     return bench_celery_app.app, bench_celery_app.noop

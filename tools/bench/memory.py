@@ -7,7 +7,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tests.benchmarks.bench_common import (
+from tools.bench.common import (
     Bench,
     BenchError,
     child_pids,
@@ -16,7 +16,7 @@ from tests.benchmarks.bench_common import (
     rss_bytes,
     wait_listening,
 )
-from tests.benchmarks.bench_drain import INSERT_CHUNK, enqueue_noops, wait_drained
+from tools.bench.drain import INSERT_CHUNK, enqueue_noops, wait_drained
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Background load for the latency benchmark: no-op jobs at a steady rate, in small
 transactions (one every 10 ms), until SIGTERM or the time limit.
 
-    python -m tests.benchmarks.bench_load URL JOBS_PER_SECOND MAX_SECONDS
+    python -m tools.bench.load URL JOBS_PER_SECOND MAX_SECONDS
 """
 
 from __future__ import annotations

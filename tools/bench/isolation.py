@@ -14,8 +14,8 @@ from sqlalchemy.orm import sessionmaker
 
 from hiring_jobs import db
 from hiring_jobs.queue.defer import batch_defer, defer
-from tests.benchmarks import bench_tasks
-from tests.benchmarks.bench_common import (
+from tools.bench import tasks as bench_tasks
+from tools.bench.common import (
     Bench,
     BenchError,
     descendant_pids,
@@ -25,7 +25,7 @@ from tests.benchmarks.bench_common import (
     reset_jobs,
     wait_listening,
 )
-from tests.benchmarks.bench_latency import wait_probes
+from tools.bench.latency import wait_probes
 
 SHAPES = {"per-queue slots": "resume=2,email=4", "one shared pool": "*=6"}
 PROBE_INTERVAL_SECONDS = 0.1

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from tests.benchmarks.bench_common import Bench, BenchError, hiring_worker, median, wait_until
-from tests.benchmarks.bench_drain import delete_jobs, enqueue_noops, finished_at, unfinished
+from tools.bench.common import Bench, BenchError, hiring_worker, median, wait_until
+from tools.bench.drain import delete_jobs, enqueue_noops, finished_at, unfinished
 
 CHUNK = 500_000
 

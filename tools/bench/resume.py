@@ -17,7 +17,7 @@ from hiring_jobs.models import User, UserRole
 from hiring_jobs.queue.defer import batch_defer
 from hiring_jobs.services.resumes import create_resume
 from hiring_jobs.settings import get_settings
-from tests.benchmarks.bench_common import (
+from tools.bench.common import (
     Bench,
     BenchError,
     CpuMeter,
@@ -26,7 +26,7 @@ from tests.benchmarks.bench_common import (
     server_now,
     wait_listening,
 )
-from tests.benchmarks.bench_drain import finished_at, wait_drained
+from tools.bench.drain import finished_at, wait_drained
 
 MAX_BYTES = 10 * 1024 * 1024
 WARM_UP_PER_PROCESS = 12  # parses before the clock starts, spread over the processes

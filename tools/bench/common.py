@@ -23,7 +23,7 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-BENCH_TASKS = "tests.benchmarks.bench_tasks"
+BENCH_TASKS = "tools.bench.tasks"
 
 
 class BenchError(RuntimeError):
@@ -220,7 +220,7 @@ def hiring_worker(
 
 def stock_worker(bench: Bench, *, concurrency: int | None = None) -> Child:
     """Procrastinate's own CLI on a plain App: its defaults unless concurrency is given."""
-    command = [PYTHON, "-m", "procrastinate", "--app=tests.benchmarks.bench_stock_app.app"]
+    command = [PYTHON, "-m", "procrastinate", "--app=tools.bench.stock_app.app"]
     command += ["worker"]
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
