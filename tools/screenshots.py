@@ -1,6 +1,6 @@
 """Screenshots of every main admin page, to look at the UI without clicking through it.
 
-    DATABASE_URL=postgresql://... python -m web.screenshots OUTDIR
+    DATABASE_URL=postgresql://... python -m tools.screenshots OUTDIR
 
 Serves the app in this process against DATABASE_URL (with a throwaway admin password),
 drives Debian's Chromium (/usr/bin/chromium; `apt-get install chromium`) with Playwright,
@@ -52,7 +52,7 @@ def serve(password: str) -> tuple[str, object]:
 
     get_settings.cache_clear()
     with session_scope() as session:
-        accounts.put(session, USERNAME, AccountRole.OPERATOR, password, by="web.screenshots")
+        accounts.put(session, USERNAME, AccountRole.OPERATOR, password, by="tools.screenshots")
     from web import create_app
 
     app = create_app({"REFRESH_SECONDS": 0})

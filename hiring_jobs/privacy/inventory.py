@@ -464,7 +464,3 @@ def table(name: str) -> Table:
         if declared.name == name:
             return declared
     raise KeyError(f"table {name!r} is not declared in privacy/inventory.py")
-
-
-def personal_tables() -> list[Table]:
-    return [declared for declared in TABLES if declared.personal or declared.subjects]

@@ -1,7 +1,7 @@
 """`hiring-jobs bench`: the performance benchmarks of issue 6 (not part of the test suite).
 
-The harness lives in the source tree, under tests/benchmarks/, next to the tasks and apps
-its worker processes import; this command runs it from a checkout (`pip install -e .`).
+The harness lives in tools/bench/, next to the tasks and apps its worker processes import;
+it runs from a checkout (`pip install -e ".[dev]"`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.bench import main
+
 SECTIONS = (
     "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
 )  # fmt: skip
@@ -71,7 +72,6 @@ def bench(
         )
     if growth and "growth" not in chosen:
         chosen += ("growth",)
-    main = _harness()
     options = main.Options(
         quick=quick,
         sections=chosen,
@@ -92,19 +92,6 @@ def _setting(item: str) -> tuple[str, str]:
     if not sep or not name.startswith("HIRING_JOBS_"):
         raise click.BadParameter(f"expected HIRING_JOBS_NAME=VALUE, got {item!r}")
     return name, value
-
-
-def _harness():  # type: ignore[no-untyped-def]
-    if not (ROOT / "tests" / "benchmarks" / "bench_main.py").exists():
-        raise click.ClickException(
-            "the benchmark harness is in tests/benchmarks/ of a source checkout: "
-            "run this command from `pip install -e .`"
-        )
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tools.bench import main as bench_main
-
-    return bench_main
 
 
 if __name__ == "__main__":

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import request
 from procrastinate import App
 
 from hiring_jobs.app import app as procrastinate_app
@@ -25,14 +22,3 @@ def actor() -> str:
     user = current_user()
     assert user is not None  # every action view is behind operator_required
     return user.username
-
-
-def page_query(**changes: Any) -> dict[str, Any]:
-    """The current query string with some values changed (None removes one)."""
-    values: dict[str, Any] = request.args.to_dict()
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    return values
