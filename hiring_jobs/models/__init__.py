@@ -7,13 +7,6 @@ from hiring_jobs.models.auth import AuthToken, TokenPurpose
 from hiring_jobs.models.base import Base
 from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
 from hiring_jobs.models.files import FileKind, StoredFile
-from hiring_jobs.models.jobs import (
-    Application,
-    ApplicationStatus,
-    ApplicationStatusChange,
-    JobPosting,
-    PostingStatus,
-)
 from hiring_jobs.models.learning import (
     Course,
     CourseEnrollment,
@@ -22,6 +15,13 @@ from hiring_jobs.models.learning import (
     QuizAttempt,
 )
 from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.postings import (
+    Application,
+    ApplicationStatus,
+    ApplicationStatusChange,
+    JobPosting,
+    PostingStatus,
+)
 from hiring_jobs.models.privacy import ErasureRecord, JobPayload, PendingFileDeletion
 from hiring_jobs.models.queue import (
     AttemptOutcome,
