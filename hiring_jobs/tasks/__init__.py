@@ -8,8 +8,8 @@ from hiring_jobs.tasks import (
     maintenance,
     notifications,
     privacy,
+    queue,
     recommendations,
-    reliability,
     resume,
 )
 
@@ -21,7 +21,7 @@ __all__ = [
     "maintenance",
     "notifications",
     "privacy",
+    "queue",
     "recommendations",
-    "reliability",
     "resume",
 ]

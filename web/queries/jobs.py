@@ -39,7 +39,7 @@ from web.validation import loads_json
 COUNT_CAP = 10_000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-# Queue upkeep (hiring_jobs/tasks/reliability.py: the stalled-job rescue every 15 s, the
+# Queue upkeep (hiring_jobs/tasks/queue.py: the stalled-job rescue every 15 s, the
 # throughput rollup every minute): hidden from job lists unless asked for or named.
 HOUSEKEEPING_PREFIX = "queue."
 attempts = JobAttempt.__table__
