@@ -9,10 +9,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hiring_jobs import audit
 from hiring_jobs.cli_support import by_option, in_session
 from hiring_jobs.models import JobAttempt
 from hiring_jobs.privacy.masking import mask_text, mask_value
-from hiring_jobs.queue import audit, dead_letters
+from hiring_jobs.queue import dead_letters
 
 
 def _in_session(action: Callable[[Session], Any]) -> Any:

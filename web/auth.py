@@ -7,9 +7,9 @@ import math
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from hiring_jobs import audit
 from hiring_jobs.access import accounts, logins
 from hiring_jobs.models import Account
-from hiring_jobs.queue import audit
 from web import authentication, security
 from web.db import get_session
 from web.redirects import redirect_target

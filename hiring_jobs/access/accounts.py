@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from hiring_jobs import audit
 from hiring_jobs.models import Account, AccountRole
-from hiring_jobs.queue import audit
 from hiring_jobs.settings import Settings, SettingsError
 
 USERNAME_MAX = 64

@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from hiring_jobs import audit
 from hiring_jobs.access import accounts, throttle, tokens
 from hiring_jobs.models import Account, ApiToken
-from hiring_jobs.queue import audit
 
 MAX_ACTOR_LENGTH = 100
 

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hiring_jobs import audit
 from hiring_jobs.access.accounts import AccessError
 from hiring_jobs.access.keys import derived_key
 from hiring_jobs.models import ApiToken, TokenScope
-from hiring_jobs.queue import audit
 from hiring_jobs.settings import Settings
 
 TOKEN_PREFIX = "hj_"

@@ -8,12 +8,11 @@ from typing import TypeVar
 
 import click
 
-from hiring_jobs import db
+from hiring_jobs import audit, db
 from hiring_jobs.cli_support import by_option, can_ask, progress_bar
 from hiring_jobs.privacy import erasure, export
 from hiring_jobs.privacy.masking import mask_email, mask_name
 from hiring_jobs.privacy.subjects import NoSuchUser
-from hiring_jobs.queue import audit
 from hiring_jobs.settings import SettingsError, get_settings
 
 T = TypeVar("T")

@@ -49,6 +49,7 @@ import markupsafe
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs import audit
 from hiring_jobs.models import ErasureRecord, PendingFileDeletion, StoredFile, User
 from hiring_jobs.privacy import files as privacy_files
 from hiring_jobs.privacy import inventory
@@ -64,7 +65,6 @@ from hiring_jobs.privacy.subjects import (
     tables_with_subjects,
 )
 from hiring_jobs.progress import Progress, silent
-from hiring_jobs.queue import audit
 from hiring_jobs.services.files import SUFFIXES, write_atomically
 
 logger = logging.getLogger(__name__)

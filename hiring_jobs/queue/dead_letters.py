@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
+from hiring_jobs import audit
 from hiring_jobs.models import DeadLetterRecord, DeadLetterReview, ReviewAction
-from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from hiring_jobs import db
+from hiring_jobs import audit, db
 from hiring_jobs.app import app
 from hiring_jobs.privacy import retention
-from hiring_jobs.queue import audit, retry
+from hiring_jobs.queue import retry
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.services.analytics import tick_time
 from hiring_jobs.settings import get_settings

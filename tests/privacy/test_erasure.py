@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import hiring_jobs.tasks  # noqa: F401  (registers the task names deferred below)
+from hiring_jobs import audit
 from hiring_jobs.cli import main
 from hiring_jobs.models import (
     ActivityEvent,
@@ -54,7 +55,6 @@ from hiring_jobs.privacy import cli as privacy_cli
 from hiring_jobs.privacy import erasure, inventory, payloads
 from hiring_jobs.privacy.erasure import Identity, erase_candidate
 from hiring_jobs.privacy.subjects import NoSuchUser
-from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import analytics, email
 from hiring_jobs.services.files import store_file

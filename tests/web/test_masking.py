@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs import audit
 from hiring_jobs.models import AuditLogEntry, DeliveryStatus, EmailDelivery, JobAttempt
-from hiring_jobs.queue import audit
 from tests.support.factories import make_user
 from tests.web.helpers import csrf_of, defer_jobs, failed_job, post, post_json, run_worker_in_thread
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from hiring_jobs.queue import audit
+from hiring_jobs import audit
 from web.admin import bp
 from web.admin.common import actor, jobs_app
 from web.db import get_session

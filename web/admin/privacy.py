@@ -15,9 +15,9 @@ from flask import abort, current_app, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import sessionmaker
 
+from hiring_jobs import audit
 from hiring_jobs.privacy import erasure, export
 from hiring_jobs.privacy.subjects import NoSuchUser
-from hiring_jobs.queue import audit
 from web.admin import bp
 from web.admin.common import actor
 from web.db import get_engine, get_session

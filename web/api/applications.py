@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hiring_jobs import audit
 from hiring_jobs.models import (
     Application,
     ApplicationStatus,
@@ -19,7 +20,6 @@ from hiring_jobs.models import (
     Resume,
     User,
 )
-from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 from web.admin.common import actor
 from web.api import bp

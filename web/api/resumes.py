@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from hiring_jobs import audit
 from hiring_jobs.models import User
-from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services.resumes import InvalidUpload, create_resume
 from web.admin.common import actor

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from hiring_jobs import audit
 from hiring_jobs.models import JobAttempt
-from hiring_jobs.queue import audit
 from web.queries.jobs import JobFilter, capped_count
 from web.queries.tables import jobs
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from hiring_jobs import audit
 from hiring_jobs.models import (
     AuditLogEntry,
     DeadLetterRecord,
@@ -21,7 +22,6 @@ from hiring_jobs.models import (
     JobAttempt,
     User,
 )
-from hiring_jobs.queue import audit
 from web.queries.tables import jobs
 
 
