@@ -17,7 +17,7 @@ from hiring_jobs.access.accounts import AccessError
 from hiring_jobs.models import Account, AccountRole, TokenScope
 from web import authentication, security
 from web.admin import bp
-from web.admin.common import actor
+from web.common import actor
 from web.db import get_session
 from web.security import admin_required
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hiring_jobs.models import DeadLetterReview
 from hiring_jobs.queue import dead_letters as dlq
 from web.admin import bp
-from web.admin.common import actor
+from web.common import actor
 from web.db import get_session
 from web.queries.related import known_names
 from web.security import login_required, operator_required

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from web.admin import bp
-from web.admin.common import actor, task_names
+from web.common import actor, task_names
 from web.db import get_session
 from web.queries import actions, overview
 from web.queries import jobs as job_queries

@@ -9,8 +9,8 @@ from flask import render_template
 from sqlalchemy.orm import Session
 
 from web.admin import bp
-from web.admin.common import jobs_app
 from web.charts import bar_chart
+from web.common import jobs_app
 from web.db import get_session
 from web.queries import overview, periodic
 from web.security import login_required

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from hiring_jobs import audit
 from web.admin import bp
-from web.admin.common import actor, jobs_app
+from web.common import actor, jobs_app
 from web.db import get_session
 from web.queries import periodic as periodic_queries
 from web.security import login_required, operator_required

@@ -19,7 +19,7 @@ from hiring_jobs import audit
 from hiring_jobs.privacy import erasure, export
 from hiring_jobs.privacy.subjects import NoSuchUser
 from web.admin import bp
-from web.admin.common import actor
+from web.common import actor
 from web.db import get_engine, get_session
 from web.security import operator_required
 

@@ -6,7 +6,7 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from web.admin import bp
-from web.admin.common import actor
+from web.common import actor
 from web.db import get_session
 from web.queries import reveal as reveal_queries
 from web.redirects import redirect_target

@@ -21,8 +21,8 @@ from hiring_jobs.models import (
     User,
 )
 from hiring_jobs.queue.defer import defer
-from web.admin.common import actor
 from web.api import bp
+from web.common import actor
 from web.db import get_session
 from web.security import app_required
 from web.validation import int_field, json_body, text_field

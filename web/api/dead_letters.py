@@ -8,8 +8,8 @@ from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hiring_jobs.queue import dead_letters as dlq
-from web.admin.common import actor
 from web.api import bp
+from web.common import actor
 from web.db import get_session
 from web.masking import masked, masked_fields
 from web.security import login_required, operator_required

@@ -10,9 +10,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from hiring_jobs.queue.status import job_status
-from web.admin.common import actor
 from web.admin.jobs import bulk_plan, job_detail_data
 from web.api import bp
+from web.common import actor
 from web.db import get_session
 from web.masking import masked_fields
 from web.queries import actions

@@ -9,8 +9,8 @@ from hiring_jobs import audit
 from hiring_jobs.models import User
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services.resumes import InvalidUpload, create_resume
-from web.admin.common import actor
 from web.api import bp
+from web.common import actor
 from web.db import get_session
 from web.security import app_required
 from web.validation import parse_id

@@ -9,11 +9,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hiring_jobs.models import AuditLogEntry
-from web.admin.common import jobs_app
 from web.admin.overview import overview_data
 from web.admin.periodic import run_periodic_now
 from web.admin.workers import workers_data
 from web.api import bp
+from web.common import jobs_app
 from web.db import get_session
 from web.masking import masked_fields
 from web.queries import periodic
