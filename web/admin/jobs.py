@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.datastructures import MultiDict
 
 from web.admin import bp
-from web.common import actor, task_names
+from web.common import actor, bulk_plan, job_story, task_names
 from web.db import get_session
 from web.queries import actions, overview
 from web.queries import jobs as job_queries
-from web.queries.related import known_names, related_records
 from web.queries.tables import STATUSES
 from web.security import login_required, operator_required
-from web.validation import id_list, int_arg
+from web.validation import int_arg
 
 
 @bp.get("/jobs")
@@ -45,25 +43,10 @@ def jobs() -> ResponseReturnValue:
     ), (400 if error else 200)
 
 
-def job_detail_data(job_id: int) -> dict[str, Any]:
-    session = get_session()
-    job = job_queries.get_job(session, job_id)
-    if job is None:
-        abort(404, description=f"no job {job_id}: it never existed or was deleted")
-    return {
-        "job": job,
-        "events": job_queries.job_events(session, job_id),
-        "attempts": job_queries.job_attempts(session, job_id),
-        "related": related_records(session, job_id, job["args"]),
-        # Never sent as is: masks these names in the job's arguments, errors and results.
-        "names": known_names(session, job["args"]),
-    }
-
-
 @bp.get("/jobs/<int:job_id>")
 @login_required
 def job(job_id: int) -> str:
-    return render_template("admin/job.html", **job_detail_data(job_id))
+    return render_template("admin/job.html", **job_story(job_id))
 
 
 def _single_action(job_id: int, done: str, run: Any) -> ResponseReturnValue:
@@ -105,21 +88,6 @@ def abort_job(job_id: int) -> ResponseReturnValue:
         f"Job {job_id} was asked to stop (a running task stops when it next checks).",
         lambda s: actions.cancel(s, job_id, by=actor(), abort=True),
     )
-
-
-def bulk_plan(form: MultiDict[str, str]) -> actions.BulkPlan:
-    """The action, the filter and the chosen ids from a bulk form (or JSON made into one)."""
-    try:
-        action = actions.BulkAction(form.get("action", ""))
-    except ValueError:
-        abort(400, description="action must be retry, cancel or delete")
-    try:
-        job_filter = job_queries.JobFilter.from_args(form)
-    except job_queries.FilterError as exc:
-        abort(400, description=str(exc))
-    # "Preview on all matching" sends the ticked boxes too: that scope ignores them.
-    ids = () if form.get("scope") == "filter" else id_list(form.getlist("ids"))
-    return actions.BulkPlan(action, job_filter, ids)
 
 
 @bp.post("/jobs/bulk")

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import render_template
-from sqlalchemy.orm import Session
 
 from web.admin import bp
 from web.db import get_session
-from web.queries import overview
 from web.queries import workers as worker_queries
 from web.security import login_required
-
-
-def workers_data(session: Session) -> dict[str, Any]:
-    return {
-        "workers": overview.workers(session),
-        "running": worker_queries.running_by_worker(session),
-        "processes": worker_queries.processes_seen(session),
-        "stalled_jobs": overview.stalled_jobs(session),
-        "stalled_after": overview.STALLED_AFTER_SECONDS,
-    }
 
 
 @bp.get("/workers")
 @login_required
 def workers() -> str:
-    return render_template("admin/workers.html", **workers_data(get_session()))
+    return render_template("admin/workers.html", **worker_queries.workers_data(get_session()))

@@ -10,9 +10,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from hiring_jobs.queue.status import job_status
-from web.admin.jobs import bulk_plan, job_detail_data
 from web.api import bp
-from web.common import actor
+from web.common import actor, bulk_plan, job_story
 from web.db import get_session
 from web.masking import masked_fields
 from web.queries import actions
@@ -49,7 +48,7 @@ def list_jobs() -> ResponseReturnValue:
 @bp.get("/jobs/<int:job_id>")
 @login_required
 def job(job_id: int) -> ResponseReturnValue:
-    data = job_detail_data(job_id)
+    data = job_story(job_id)
     names = data["names"]  # used for masking, never sent
     return jsonify(
         job=masked_fields(data["job"], names),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from web.admin.reveal import NO_STORE, reveal_value
 from web.api import bp
+from web.common import NO_STORE, reveal_value
 from web.security import operator_required
 from web.validation import int_field, json_body, text_field
 

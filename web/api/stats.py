@@ -9,14 +9,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hiring_jobs.models import AuditLogEntry
-from web.admin.overview import overview_data
-from web.admin.periodic import run_periodic_now
-from web.admin.workers import workers_data
 from web.api import bp
-from web.common import jobs_app
+from web.common import jobs_app, run_periodic_now
 from web.db import get_session
 from web.masking import masked_fields
-from web.queries import periodic
+from web.queries import overview, periodic
+from web.queries import workers as worker_queries
 from web.queries.outbox import list_outbox, recipient_names
 from web.security import login_required, operator_required
 from web.validation import int_arg
@@ -25,7 +23,7 @@ from web.validation import int_arg
 @bp.get("/stats")
 @login_required
 def stats() -> ResponseReturnValue:
-    data = overview_data(get_session())
+    data = overview.overview_data(get_session(), jobs_app())
     return jsonify(
         queues=[queue.as_dict() for queue in data["queues"]],
         last_hour=data["hour_summary"],
@@ -39,7 +37,7 @@ def stats() -> ResponseReturnValue:
 @bp.get("/workers")
 @login_required
 def workers() -> ResponseReturnValue:
-    data = workers_data(get_session())
+    data = worker_queries.workers_data(get_session())
     return jsonify(
         workers=[
             dataclasses.asdict(worker)

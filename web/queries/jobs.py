@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app as procrastinate_app
 from hiring_jobs.models import AttemptOutcome, JobAttempt
+from web.queries.related import known_names, related_records
 from web.queries.tables import STATUSES, events, jobs
 from web.validation import loads_json
 
@@ -359,3 +360,18 @@ def job_events(session: Session, job_id: int) -> list[dict[str, Any]]:
 def job_attempts(session: Session, job_id: int) -> list[dict[str, Any]]:
     query = select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.attempt)
     return [dict(row._mapping) for row in session.execute(query)]
+
+
+def job_story(session: Session, job_id: int) -> dict[str, Any] | None:
+    """One job's whole story (its page and the API): None when there is no such job."""
+    job = get_job(session, job_id)
+    if job is None:
+        return None
+    return {
+        "job": job,
+        "events": job_events(session, job_id),
+        "attempts": job_attempts(session, job_id),
+        "related": related_records(session, job_id, job["args"]),
+        # Never sent as is: masks these names in the job's arguments, errors and results.
+        "names": known_names(session, job["args"]),
+    }

@@ -10,10 +10,12 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from procrastinate import App
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue.throughput import per_minute
+from web.queries import periodic
 from web.queries.jobs import COUNT_CAP, CappedCount
 from web.queries.tables import STATUSES
 
@@ -219,3 +221,25 @@ def warnings(
         found.append(f"{len(stalled)} running jobs belong to workers that stopped heartbeating.")
     found.extend(missed)
     return found
+
+
+def overview_data(session: Session, app: App) -> dict[str, Any]:
+    """Everything the page shows; the queue-stats API returns the same numbers."""
+    stats = queue_stats(session)
+    hour = throughput(session, window=timedelta(hours=1), minutes=5)
+    day = throughput(session, window=timedelta(days=1), minutes=60)
+    found_workers = workers(session)
+    live = [worker for worker in found_workers if worker.live]
+    stalled = stalled_jobs(session)
+    missed = periodic.missed_warnings(periodic.schedules(session, app))
+    return {
+        "queues": stats,
+        "hour": hour,
+        "day": day,
+        "hour_summary": summarize(hour),
+        "day_summary": summarize(day),
+        "workers": found_workers,
+        "live_workers": live,
+        "stalled_jobs": stalled,
+        "warnings": warnings(stats, len(live), stalled, missed),
+    }

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from web.queries import overview
+
 # What each worker is running now, and where (the attempt row written when it started).
 _RUNNING = """
 SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name, a.started_at,
@@ -43,3 +45,13 @@ def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
 
 def processes_seen(session: Session) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in session.execute(text(_SEEN))]
+
+
+def workers_data(session: Session) -> dict[str, Any]:
+    return {
+        "workers": overview.workers(session),
+        "running": running_by_worker(session),
+        "processes": processes_seen(session),
+        "stalled_jobs": overview.stalled_jobs(session),
+        "stalled_after": overview.STALLED_AFTER_SECONDS,
+    }
