@@ -443,7 +443,8 @@ ARGUMENTS: dict[str, Argument] = {
     "height": VALUE,
     "score": VALUE,
     "code": VALUE,  # an achievement code
-    "email": VALUE,  # generate_cv_pdf: a flag, whether to email the PDF
+    "send_by_email": VALUE,  # generate_cv_pdf: a flag, whether to email the PDF
+    "email": VALUE,  # the same flag's former name, in jobs queued before the rename
     "mention_type": VALUE,
     "content_type": VALUE,
     "content_id": VALUE,

@@ -26,13 +26,20 @@ _task = TaskFamily("documents", Queue.DOCUMENTS, retry.FILES, Priority.NORMAL).t
 
 
 @_task("generate_cv_pdf", Priority.HIGH)
-def generate_cv_pdf(user_id: int, email: bool = False) -> Result:
-    """The user's CV as a PDF file (kind cv_pdf), by id; `email` also mails it to them."""
+def generate_cv_pdf(
+    user_id: int, *, send_by_email: bool = False, email: bool | None = None
+) -> Result:
+    """The user's CV as a PDF file (kind cv_pdf), by id; `send_by_email` also mails it.
+
+    `email` is the flag's former name, still in the arguments of jobs queued before.
+    """
+    if email is not None:
+        send_by_email = email
     with db.session_scope() as session:
         stored, created = documents.generate_cv_pdf(
             session, get_settings().files_dir, user_id, datetime.now(UTC)
         )
-        if email and created:  # an existing CV was already sent by the run that made it
+        if send_by_email and created:  # an existing CV was already sent by the run that made it
             defer(session, "email.send_cv_pdf", file_id=stored.id)
         return {"file_id": stored.id, "created": created}
 

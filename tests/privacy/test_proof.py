@@ -205,7 +205,7 @@ def _documents_and_analytics(factory: sessionmaker[Session], ids: Ids) -> None:
                            data=picture.getvalue(), content_type="image/png",
                            original_name=f"{ERASED.name}.png", owner_id=ids.erased)  # fmt: skip
         defer(session, "documents.generate_thumbnail", file_id=image.id)
-        defer(session, "documents.generate_cv_pdf", user_id=ids.erased, email=True)
+        defer(session, "documents.generate_cv_pdf", user_id=ids.erased, send_by_email=True)
         for user_id in (ids.other, ids.mentor, ids.erased):
             defer(session, "recommendations.generate_for_user", user_id=user_id)
         defer(session, "analytics.cache_user_analytics", user_id=ids.erased)

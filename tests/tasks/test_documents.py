@@ -52,7 +52,9 @@ def test_a_cv_requested_twice_is_generated_and_emailed_once(
     use_no_smtp(monkeypatch)
     with session_factory() as session, session.begin():
         user_id = make_user(session, full_name="Ada Lovelace", email="ada@example.com").id
-    _defer_twice(session_factory, document_tasks.generate_cv_pdf, user_id=user_id, email=True)
+    _defer_twice(
+        session_factory, document_tasks.generate_cv_pdf, user_id=user_id, send_by_email=True
+    )
 
     run_worker_until_idle(queues=["documents", "email"])
 
@@ -64,6 +66,23 @@ def test_a_cv_requested_twice_is_generated_and_emailed_once(
     assert delivery.status == DeliveryStatus.OUTBOX
     [attachment] = parse(delivery.raw_message or "").iter_attachments()
     assert attachment.get_filename() == "Ada Lovelace CV.pdf"
+
+
+def test_a_cv_job_queued_with_the_former_email_flag_still_mails_the_pdf(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_no_smtp(monkeypatch)
+    with session_factory() as session, session.begin():
+        user_id = make_user(session, full_name="Ada Lovelace", email="ada@example.com").id
+        # A row as jobs queued before the rename carry it: the flag named `email`.
+        defer(session, "documents.generate_cv_pdf", user_id=user_id, email=True)
+
+    run_worker_until_idle(queues=["documents", "email"])
+
+    with session_factory() as session:
+        assert {job["status"] for job in jobs(session)} == {"succeeded"}
+        [delivery] = session.scalars(select(EmailDelivery)).all()
+    assert delivery.recipient == "ada@example.com"
 
 
 def test_a_thumbnail_once_and_a_non_image_fails_without_retry(
