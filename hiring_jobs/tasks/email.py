@@ -9,7 +9,6 @@ token) means the email has no reason to go out: the task returns `skipped`, it d
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from procrastinate import JobContext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
 from hiring_jobs.models import (
     AchievementUnlock,
-    ApplicationStatus,
     ApplicationStatusChange,
-    AuthToken,
     Course,
     CourseEnrollment,
     EmailDelivery,
@@ -43,39 +39,12 @@ from hiring_jobs.privacy import payloads
 from hiring_jobs.queue import rate_limit, retry
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import PermanentError
-from hiring_jobs.services import email, recommendations
+from hiring_jobs.services import auth_tokens, email, email_content, recommendations
 from hiring_jobs.services.files import file_path
 from hiring_jobs.settings import get_settings
 from hiring_jobs.tasks.family import TaskFamily
 
 logger = logging.getLogger(__name__)
-
-# (label, sentence) per application status, as the candidate reads it.
-STATUS_WORDS: dict[ApplicationStatus, tuple[str, str]] = {
-    ApplicationStatus.APPLIED: (
-        "Application received",
-        "We received your application and passed it to the hiring team.",
-    ),
-    ApplicationStatus.SCREENING: (
-        "In review",
-        "The hiring team is reviewing your application.",
-    ),
-    ApplicationStatus.INTERVIEW_SCHEDULED: (
-        "Interview scheduled",
-        "Good news: the hiring team would like to interview you.",
-    ),
-    ApplicationStatus.OFFERED: (
-        "Offer made",
-        "Congratulations: the company has made you an offer.",
-    ),
-    ApplicationStatus.HIRED: ("Hired", "Congratulations on your new job!"),
-    ApplicationStatus.REJECTED: (
-        "Not selected",
-        "The hiring team decided not to move forward with your application this time.",
-    ),
-    ApplicationStatus.WITHDRAWN: ("Withdrawn", "Your application has been withdrawn."),
-}
-
 
 Result = dict[str, Any]
 
@@ -102,7 +71,7 @@ def send_welcome(context: JobContext, user_id: int) -> Result:
 @_task("send_verification", Priority.URGENT)
 def send_verification(context: JobContext, user_id: int, token: str) -> Result:
     with _recording_session() as session:
-        found = _live_token(session, user_id, token, TokenPurpose.EMAIL_VERIFICATION)
+        found = auth_tokens.live_token(session, user_id, token, TokenPurpose.EMAIL_VERIFICATION)
         if isinstance(found, str):
             return _skipped(found)
         user, auth_token = found
@@ -116,7 +85,7 @@ def send_verification(context: JobContext, user_id: int, token: str) -> Result:
 @_task("send_password_reset", Priority.URGENT)
 def send_password_reset(context: JobContext, user_id: int, token: str) -> Result:
     with _recording_session() as session:
-        found = _live_token(session, user_id, token, TokenPurpose.PASSWORD_RESET)
+        found = auth_tokens.live_token(session, user_id, token, TokenPurpose.PASSWORD_RESET)
         if isinstance(found, str):
             return _skipped(found)
         user, auth_token = found
@@ -134,7 +103,7 @@ def send_application_status(
         if change is None or change.application_id != application_id:
             return _skipped(f"status change {status_change_id} of {application_id} is gone")
         application = change.application
-        label, sentence = STATUS_WORDS[change.to_status]
+        label, sentence = email_content.STATUS_WORDS[change.to_status]
         values = {
             "name": application.candidate.full_name,
             "job_title": application.job_posting.title,
@@ -163,7 +132,7 @@ def send_job_match(context: JobContext, user_id: int, job_posting_id: int, score
             "company": posting.company,
             "location": posting.location,
             "score": score,
-            "matched_skills": _matched_skills(user, posting),
+            "matched_skills": email_content.matched_skills(user, posting),
             "job_id": posting.id,
         }
         key = f"job_match:{user_id}:{job_posting_id}"
@@ -270,7 +239,7 @@ def send_weekly_report(
             "name": user.full_name,
             "week_start": start.isoformat(),
             "week_end": (start + timedelta(days=6)).isoformat(),
-            "stats": _stat_rows(stats),
+            "stats": email_content.stat_rows(stats),
         }
         key = f"weekly_report:{start.isoformat()}:{user_id}"
         return _deliver(session, context, key, user, "weekly_report", values)
@@ -376,54 +345,12 @@ def _skipped(reason: str) -> Result:
     return {"delivery_id": None, "status": "skipped", "reason": reason}
 
 
-def _live_token(
-    session: Session, user_id: int, token: str, purpose: TokenPurpose
-) -> tuple[User, AuthToken] | str:
-    """The user and their unused, unexpired token of this purpose, or why there is none."""
-    auth_token = session.scalar(
-        select(AuthToken).where(
-            AuthToken.token_hash == token_hash(token),
-            AuthToken.user_id == user_id,
-            AuthToken.purpose == purpose,
-        )
-    )
-    if auth_token is None:
-        return f"no {purpose} token for user {user_id}"
-    if auth_token.used_at is not None or auth_token.expires_at <= datetime.now(UTC):
-        return f"{purpose} token {auth_token.id} is used or expired"
-    user = session.get(User, user_id)
-    return (user, auth_token) if user is not None else f"user {user_id} no longer exists"
-
-
-def token_hash(token: str) -> str:
-    """How auth_tokens.token_hash is derived from the token sent by email (SHA-256, hex)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _matched_skills(user: User, posting: JobPosting) -> list[str]:
-    mine = {skill.skill.casefold() for skill in user.skills}
-    wanted = [*posting.required_skills, *posting.nice_to_have_skills]
-    return [skill for skill in wanted if skill.casefold() in mine]
-
-
 def _iso_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
         # Retrying the same arguments cannot fix them.
         raise PermanentError(f"not an ISO date: {value!r}") from None
-
-
-def _stat_rows(stats: Mapping[str, int | float | str]) -> list[tuple[str, str]]:
-    return [(name.replace("_", " ").capitalize(), _number(stats[name])) for name in sorted(stats)]
-
-
-def _number(value: int | float | str) -> str:
-    if isinstance(value, bool | str):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _cv_attachment(stored: StoredFile) -> tuple[str, str, bytes]:

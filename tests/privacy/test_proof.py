@@ -55,10 +55,10 @@ from hiring_jobs.privacy.export import export_candidate
 from hiring_jobs.privacy.subjects import jobs_about, rows_about, tables_with_subjects
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import achievements, email, resumes
+from hiring_jobs.services.auth_tokens import token_hash
 from hiring_jobs.services.files import store_file
 from hiring_jobs.services.pdf_text import ResumeUnreadable, extract_pdf_text
 from hiring_jobs.settings import get_settings
-from hiring_jobs.tasks.email import token_hash
 from tests.services.test_email import Inbox, running_smtp, use_smtp
 from tests.support.factories import make_posting, make_user
 from tests.support.jobs import run_worker_until_idle

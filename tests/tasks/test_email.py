@@ -39,7 +39,7 @@ from hiring_jobs.models import (
 from hiring_jobs.privacy import payloads
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.retry import RetryPolicy
-from hiring_jobs.services import email
+from hiring_jobs.services import auth_tokens, email
 from hiring_jobs.services.files import store_file
 from hiring_jobs.settings import get_settings
 from tests.services.test_email import Inbox, parse, running_smtp, use_no_smtp, use_smtp
@@ -416,7 +416,7 @@ def _token(session: Session, user_id: int, purpose: TokenPurpose, token: str) ->
     row = AuthToken(
         user_id=user_id,
         purpose=purpose,
-        token_hash=email_tasks.token_hash(token),
+        token_hash=auth_tokens.token_hash(token),
         expires_at=datetime.now(UTC) + timedelta(hours=1),
     )
     session.add(row)
