@@ -49,7 +49,6 @@ SMTP_TIMEOUT_SECONDS = 30.0
 MAX_KEY_LENGTH = 200
 # The one-off message of `email.send`: to, subject, body and key, in a job payload.
 PAYLOAD_KIND = "email"
-SEND_TASK = "email.send"
 MAX_SUBJECT_LENGTH = 300
 
 # Sending again cannot change the outcome of these: a retry or duplicate returns the row.
@@ -371,4 +370,7 @@ def queue_message(
     content = {"to": to, "subject": subject, "body": body, "idempotency_key": idempotency_key}
     subject_id = payloads.user_id_for_address(session, to)
     payload_id = payloads.store(session, PAYLOAD_KIND, content, subject_user_id=subject_id)
-    return defer(session, SEND_TASK, payload_id=payload_id)
+    # Imported here: the task module imports this service.
+    from hiring_jobs.tasks.email import send
+
+    return defer(session, send, payload_id=payload_id)

@@ -26,8 +26,6 @@ from hiring_jobs.privacy import payloads
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.retry import PermanentError
 
-SEND_TASK = "notifications.send"
-BATCH_TASK = "notifications.send_batch"
 PAYLOAD_KIND = "notification"
 MAX_KEY_LENGTH = 200
 MAX_TITLE_LENGTH = 200
@@ -272,6 +270,9 @@ def defer_notification(session: Session, item: NewNotification) -> int | None:
     one row, by the dedupe key) comes of it. The text goes in a payload row, the job
     carries its id (privacy/payloads.py).
     """
+    # Imported here: the task module imports this service.
+    from hiring_jobs.tasks.notifications import send_notification
+
     key = item.dedupe_key or content_key(item)
     if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
         return None
@@ -280,7 +281,7 @@ def defer_notification(session: Session, item: NewNotification) -> int | None:
             payload_id = _store(session, dataclasses.replace(item, dedupe_key=key))
             return defer(
                 session,
-                SEND_TASK,
+                send_notification,
                 options={"queueing_lock": f"notification:{key}"},
                 payload_id=payload_id,
             )
@@ -290,8 +291,10 @@ def defer_notification(session: Session, item: NewNotification) -> int | None:
 
 def defer_batch(session: Session, items: Iterable[NewNotification]) -> int:
     """Defer one `notifications.send_batch` job for `items`; returns its job id."""
+    from hiring_jobs.tasks.notifications import send_batch  # imports this service
+
     payload_ids = [_store(session, item) for item in items]
-    return defer(session, BATCH_TASK, payload_ids=payload_ids)
+    return defer(session, send_batch, payload_ids=payload_ids)
 
 
 def load(session: Session, payload_id: int) -> NewNotification:
