@@ -10,7 +10,7 @@ import click
 
 from hiring_jobs import audit, db
 from hiring_jobs.cli_support import by_option, can_ask, progress_bar
-from hiring_jobs.privacy import erasure, export
+from hiring_jobs.privacy import erasure, erasure_preview, export
 from hiring_jobs.privacy.masking import mask_email, mask_name
 from hiring_jobs.privacy.subjects import NoSuchUser
 from hiring_jobs.settings import SettingsError, get_settings
@@ -95,12 +95,12 @@ def _files_dir() -> Path:
     return get_settings().files_dir
 
 
-def _preview(user_id: int) -> erasure.Preview:
+def _preview(user_id: int) -> erasure_preview.Preview:
     with db.session_scope() as session:
-        return erasure.preview(session, user_id)
+        return erasure_preview.preview(session, user_id)
 
 
-def _confirm(user_id: int, preview: erasure.Preview) -> None:
+def _confirm(user_id: int, preview: erasure_preview.Preview) -> None:
     user = preview.user
     click.echo(f"user {user_id}: {mask_name(user.full_name)} <{mask_email(user.email)}>")
     if preview.erased_at is not None:

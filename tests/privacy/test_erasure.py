@@ -53,7 +53,8 @@ from hiring_jobs.models import (
 )
 from hiring_jobs.privacy import cli as privacy_cli
 from hiring_jobs.privacy import erasure, inventory, payloads
-from hiring_jobs.privacy.erasure import Identity, erase_candidate
+from hiring_jobs.privacy.erasure import erase_candidate
+from hiring_jobs.privacy.erasure_matching import Identity
 from hiring_jobs.privacy.subjects import NoSuchUser
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import analytics, email

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import sessionmaker
 
 from hiring_jobs import audit
-from hiring_jobs.privacy import erasure, export
+from hiring_jobs.privacy import erasure, erasure_preview, export
 from hiring_jobs.privacy.subjects import NoSuchUser
 from web.admin import bp
 from web.common import actor
@@ -31,9 +31,9 @@ def _files_dir() -> Path:
     return Path(current_app.config["FILES_DIR"])
 
 
-def _preview(user_id: int) -> erasure.Preview:
+def _preview(user_id: int) -> erasure_preview.Preview:
     try:
-        return erasure.preview(get_session(), user_id)
+        return erasure_preview.preview(get_session(), user_id)
     except NoSuchUser as exc:
         abort(404, description=str(exc))
 

@@ -1,0 +1,81 @@
+"""Jobs about an erased person: stopped, their dead letters discarded, results reduced to ids."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def stop_jobs(session: Session, job_ids: list[int]) -> Counter[str]:
+    """Waiting jobs cancelled, running ones asked to abort: Procrastinate's own function."""
+    stopped = session.execute(
+        text(
+            "SELECT status::text, count(procrastinate_cancel_job_v1(id, true, false))"
+            " FROM (SELECT id, status FROM procrastinate_jobs WHERE id = ANY(:ids)"
+            " AND status IN ('todo', 'doing') ORDER BY id FOR UPDATE) AS waiting_or_running"
+            " GROUP BY status"
+        ),
+        {"ids": job_ids},
+    )
+    by_status = {status: int(count) for status, count in stopped}
+    return Counter(
+        {
+            "jobs.about": len(job_ids),
+            "jobs.cancelled": by_status.get("todo", 0),
+            "jobs.abort_requested": by_status.get("doing", 0),
+        }
+    )
+
+
+def discard_dead_letters(
+    session: Session, job_ids: list[int], *, actor: str, erasure_id: int
+) -> Counter[str]:
+    """Their failed jobs leave the review queue: retrying one would act on an erased person."""
+    discarded = session.execute(
+        text(
+            "WITH closed AS (UPDATE dead_letters SET reviewed = true"
+            " WHERE job_id = ANY(:ids) AND NOT reviewed RETURNING job_id)"
+            " INSERT INTO dead_letter_reviews (job_id, action, notes, reviewed_by)"
+            " SELECT job_id, 'discarded', :notes, :actor FROM closed"
+        ),
+        {"ids": job_ids, "notes": f"erasure {erasure_id}", "actor": actor},
+    )
+    return Counter({"jobs.dead_letters_discarded": discarded.rowcount})
+
+
+def reduce_results(session: Session, job_ids: list[int]) -> Counter[str]:
+    """Results of attempts of jobs about them keep their ids only (`delivery_id`, ...).
+
+    A result can hold what a job computed about them (a fit score, achievements); the ids
+    still tell an operator what the job did, and point at rows that are now gone.
+    """
+    reduced = session.execute(
+        text(
+            """
+            UPDATE job_attempts SET result = CASE WHEN jsonb_typeof(result) = 'object' THEN
+                (SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)
+                 FROM jsonb_each(result) WHERE key ~ '(^|_)ids?$') END
+            WHERE job_id = ANY(:ids) AND result IS NOT NULL
+            """
+        ),
+        {"ids": job_ids},
+    )
+    return Counter({"jobs.results_reduced": reduced.rowcount})
+
+
+def job_counts(session: Session, job_ids: list[int]) -> dict[str, int]:
+    statuses = session.execute(
+        text(
+            "SELECT status::text, count(*) FROM procrastinate_jobs"
+            " WHERE id = ANY(:ids) GROUP BY status"
+        ),
+        {"ids": job_ids},
+    )
+    by_status = {status: int(n) for status, n in statuses}
+    return {
+        "jobs.about": len(job_ids),
+        "jobs.cancelled": by_status.get("todo", 0),
+        "jobs.abort_requested": by_status.get("doing", 0),
+    }
