@@ -1,7 +1,7 @@
 """`hiring-jobs jobs list|show|retry|cancel`: the admin UI's jobs pages from a terminal.
 
 The filters are the page's own (web.queries.jobs.JobFilter), the actions its own
-(web.queries.actions, audited), and personal data is masked as on the page.
+(hiring_jobs.queue.operations, audited), and personal data is masked as on the page.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import click
 from sqlalchemy.orm import Session
 
 from hiring_jobs.cli_support import Column, by_option, in_session, json_option, table, to_json
+from hiring_jobs.queue import operations
 from web.filters import duration_ms, when
 from web.masking import masked_fields
-from web.queries import actions
 from web.queries import jobs as job_queries
 from web.queries.related import known_names
 from web.queries.tables import STATUSES
@@ -129,7 +129,7 @@ def _attempt_line(attempt: dict[str, Any]) -> str:
 @by_option
 def retry(job_id: int, by: str) -> None:
     """Run a failed job again (or a running one whose worker died), at once."""
-    in_session(lambda s: actions.retry(s, job_id, by=by), actions.ActionError)
+    in_session(lambda s: operations.retry(s, job_id, by=by), operations.ActionError)
     click.echo(f"job {job_id} is waiting to run again")
 
 
@@ -139,5 +139,5 @@ def retry(job_id: int, by: str) -> None:
 @by_option
 def cancel(job_id: int, abort: bool, by: str) -> None:
     """Cancel a waiting job; with --abort, ask a running one to stop."""
-    in_session(lambda s: actions.cancel(s, job_id, by=by, abort=abort), actions.ActionError)
+    in_session(lambda s: operations.cancel(s, job_id, by=by, abort=abort), operations.ActionError)
     click.echo(f"job {job_id} was asked to stop" if abort else f"job {job_id} is cancelled")

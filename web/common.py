@@ -10,9 +10,10 @@ from werkzeug.datastructures import MultiDict
 
 from hiring_jobs import audit
 from hiring_jobs.app import app as procrastinate_app
+from hiring_jobs.queue import operations
 from web.db import get_session
-from web.queries import actions, periodic
 from web.queries import jobs as job_queries
+from web.queries import periodic
 from web.queries import reveal as reveal_queries
 from web.security import current_user
 from web.validation import id_list
@@ -45,10 +46,10 @@ def job_story(job_id: int) -> dict[str, Any]:
     return story
 
 
-def bulk_plan(form: MultiDict[str, str]) -> actions.BulkPlan:
+def bulk_plan(form: MultiDict[str, str]) -> operations.BulkPlan:
     """The action, the filter and the chosen ids from a bulk form (or JSON made into one)."""
     try:
-        action = actions.BulkAction(form.get("action", ""))
+        action = operations.BulkAction(form.get("action", ""))
     except ValueError:
         abort(400, description="action must be retry, cancel or delete")
     try:
@@ -57,7 +58,7 @@ def bulk_plan(form: MultiDict[str, str]) -> actions.BulkPlan:
         abort(400, description=str(exc))
     # "Preview on all matching" sends the ticked boxes too: that scope ignores them.
     ids = () if form.get("scope") == "filter" else id_list(form.getlist("ids"))
-    return actions.BulkPlan(action, job_filter, ids)
+    return operations.BulkPlan(action, job_filter, ids)
 
 
 def run_periodic_now(key: str) -> int:

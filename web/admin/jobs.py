@@ -7,11 +7,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from hiring_jobs.queue import operations
 from web.admin import bp
 from web.common import actor, bulk_plan, job_story, task_names
 from web.db import get_session
-from web.queries import actions, overview
 from web.queries import jobs as job_queries
+from web.queries import overview
 from web.queries.tables import STATUSES
 from web.security import login_required, operator_required
 from web.validation import int_arg
@@ -39,7 +40,7 @@ def jobs() -> ResponseReturnValue:
         statuses=STATUSES,
         queues=overview.queue_names(session),
         tasks=task_names(),
-        bulk_actions=list(actions.BulkAction),
+        bulk_actions=list(operations.BulkAction),
     ), (400 if error else 200)
 
 
@@ -53,7 +54,7 @@ def _single_action(job_id: int, done: str, run: Any) -> ResponseReturnValue:
     session = get_session()
     try:
         run(session)
-    except actions.ActionError as exc:
+    except operations.ActionError as exc:
         session.rollback()
         flash(str(exc), "error")
     else:
@@ -68,7 +69,7 @@ def retry(job_id: int) -> ResponseReturnValue:
     return _single_action(
         job_id,
         f"Job {job_id} is waiting to run again.",
-        lambda s: actions.retry(s, job_id, by=actor()),
+        lambda s: operations.retry(s, job_id, by=actor()),
     )
 
 
@@ -76,7 +77,7 @@ def retry(job_id: int) -> ResponseReturnValue:
 @operator_required
 def cancel(job_id: int) -> ResponseReturnValue:
     return _single_action(
-        job_id, f"Job {job_id} is cancelled.", lambda s: actions.cancel(s, job_id, by=actor())
+        job_id, f"Job {job_id} is cancelled.", lambda s: operations.cancel(s, job_id, by=actor())
     )
 
 
@@ -86,7 +87,7 @@ def abort_job(job_id: int) -> ResponseReturnValue:
     return _single_action(
         job_id,
         f"Job {job_id} was asked to stop (a running task stops when it next checks).",
-        lambda s: actions.cancel(s, job_id, by=actor(), abort=True),
+        lambda s: operations.cancel(s, job_id, by=actor(), abort=True),
     )
 
 
@@ -100,13 +101,13 @@ def bulk() -> ResponseReturnValue:
         return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))
     session = get_session()
     try:
-        preview = actions.preview(session, plan)
-    except actions.ActionError as exc:
+        preview = operations.preview(session, plan)
+    except operations.ActionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))
     if request.form.get("confirm") != "yes":
         return render_template("admin/bulk_preview.html", plan=plan, preview=preview)
-    touched = actions.execute(session, plan, by=actor())
+    touched = operations.execute(session, plan, by=actor())
     session.commit()
     flash(f"{plan.action.value.capitalize()}: {touched:,} jobs.", "ok")
     return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))

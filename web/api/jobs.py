@@ -9,12 +9,12 @@ from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.status import job_status
 from web.api import bp
 from web.common import actor, bulk_plan, job_story
 from web.db import get_session
 from web.masking import masked_fields
-from web.queries import actions
 from web.queries import jobs as job_queries
 from web.security import login_required, operator_required
 from web.validation import int_arg, json_body, limit_arg
@@ -71,7 +71,7 @@ def _act(job_id: int, run: Any) -> ResponseReturnValue:
     session = get_session()
     try:
         run(session)
-    except actions.ActionError as exc:
+    except operations.ActionError as exc:
         session.rollback()
         return jsonify(error=str(exc), status=409), 409
     session.commit()
@@ -82,19 +82,19 @@ def _act(job_id: int, run: Any) -> ResponseReturnValue:
 @bp.post("/jobs/<int:job_id>/retry")
 @operator_required
 def retry(job_id: int) -> ResponseReturnValue:
-    return _act(job_id, lambda s: actions.retry(s, job_id, by=actor()))
+    return _act(job_id, lambda s: operations.retry(s, job_id, by=actor()))
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
 @operator_required
 def cancel(job_id: int) -> ResponseReturnValue:
-    return _act(job_id, lambda s: actions.cancel(s, job_id, by=actor()))
+    return _act(job_id, lambda s: operations.cancel(s, job_id, by=actor()))
 
 
 @bp.post("/jobs/<int:job_id>/abort")
 @operator_required
 def abort_job(job_id: int) -> ResponseReturnValue:
-    return _act(job_id, lambda s: actions.cancel(s, job_id, by=actor(), abort=True))
+    return _act(job_id, lambda s: operations.cancel(s, job_id, by=actor(), abort=True))
 
 
 @bp.post("/jobs/bulk")
@@ -113,11 +113,11 @@ def bulk() -> ResponseReturnValue:
     plan = bulk_plan(form)
     session = get_session()
     try:
-        preview = actions.preview(session, plan)
-    except actions.ActionError as exc:
+        preview = operations.preview(session, plan)
+    except operations.ActionError as exc:
         abort(400, description=str(exc))
     if body.get("confirm") is not True:
         return jsonify(preview=preview, done=False)
-    touched = actions.execute(session, plan, by=actor())
+    touched = operations.execute(session, plan, by=actor())
     session.commit()
     return jsonify(preview=preview, done=True, touched=touched)
