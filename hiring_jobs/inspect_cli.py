@@ -31,8 +31,8 @@ from hiring_jobs.queue.execution import execution_of
 from hiring_jobs.queue.retry import RetryPolicy
 from web.filters import age, when
 from web.masking import masked_fields
+from web.queries import bulk, overview
 from web.queries import jobs as job_queries
-from web.queries import overview
 from web.queries import workers as worker_queries
 from web.queries.tables import STATUSES, jobs
 
@@ -312,7 +312,7 @@ def purge(queue: str, status: str, yes: bool, by: str) -> None:
     actions. Without a terminal it refuses unless --yes.
     """
     job_filter = job_queries.JobFilter(queue=queue, status=status, housekeeping=True)
-    plan = operations.BulkPlan(PURGE_ACTIONS[status], job_filter, ())
+    plan = bulk.BulkPlan(PURGE_ACTIONS[status], job_filter, ())
     verb = plan.action.value
     total = in_session(lambda s: _eligible(s, plan))
     click.echo(f"queue {queue}: {total:,} {status} jobs to {verb}")
@@ -324,15 +324,13 @@ def purge(queue: str, status: str, yes: bool, by: str) -> None:
     # Batches of at most BULK_LIMIT jobs, each in its own transaction (and audit row): a
     # long purge holds no lock for long, and jobs deferred meanwhile are not chased.
     with progress_bar(f"{verb} {status} jobs") as progress:
-        while done < total and (
-            touched := in_session(lambda s: operations.execute(s, plan, by=by))
-        ):
+        while done < total and (touched := in_session(lambda s: bulk.execute(s, plan, by=by))):
             done += touched
             progress(f"{done:,}", min(done, total), total)
     click.echo(f"{PAST[plan.action]} {done:,} {status} jobs of queue {queue}")
 
 
-def _eligible(session: Session, plan: operations.BulkPlan) -> int:
+def _eligible(session: Session, plan: bulk.BulkPlan) -> int:
     return session.scalar(select(func.count()).select_from(jobs).where(*plan.conditions())) or 0
 
 

@@ -12,8 +12,8 @@ from hiring_jobs import audit
 from hiring_jobs.app import app as procrastinate_app
 from hiring_jobs.queue import operations
 from web.db import get_session
+from web.queries import bulk, periodic
 from web.queries import jobs as job_queries
-from web.queries import periodic
 from web.queries import reveal as reveal_queries
 from web.security import current_user
 from web.validation import id_list
@@ -46,7 +46,7 @@ def job_story(job_id: int) -> dict[str, Any]:
     return story
 
 
-def bulk_plan(form: MultiDict[str, str]) -> operations.BulkPlan:
+def bulk_plan(form: MultiDict[str, str]) -> bulk.BulkPlan:
     """The action, the filter and the chosen ids from a bulk form (or JSON made into one)."""
     try:
         action = operations.BulkAction(form.get("action", ""))
@@ -58,7 +58,7 @@ def bulk_plan(form: MultiDict[str, str]) -> operations.BulkPlan:
         abort(400, description=str(exc))
     # "Preview on all matching" sends the ticked boxes too: that scope ignores them.
     ids = () if form.get("scope") == "filter" else id_list(form.getlist("ids"))
-    return operations.BulkPlan(action, job_filter, ids)
+    return bulk.BulkPlan(action, job_filter, ids)
 
 
 def run_periodic_now(key: str) -> int:

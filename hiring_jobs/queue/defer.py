@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 # Batches this large skip Procrastinate's per-job work (see batch_defer).
 FAST_BATCH_MIN = 100
 
-# Never opened: they only run queries on the connections passed to them.
-_sync_manager = JobManager(SyncPsycopgConnector())
+# Never opened: they only run queries on the connections passed to them. The one seam
+# between a SQLAlchemy session and Procrastinate (queue/operations.py uses it too).
+sync_manager = JobManager(SyncPsycopgConnector())
 _async_manager = JobManager(PsycopgConnector())
 
 
@@ -94,9 +95,9 @@ def _insert(
     options: DeferOptions | None,
     kwargs_list: list[dict[str, Any]],
 ) -> list[int]:
-    deferrer = _deferrer(task, options, _sync_manager, _driver(session))
+    deferrer = _deferrer(task, options, sync_manager, driver(session))
     if len(kwargs_list) >= FAST_BATCH_MIN:
-        ids = fast_defer.batch_insert(_driver(session), deferrer.job, kwargs_list)
+        ids = fast_defer.batch_insert(driver(session), deferrer.job, kwargs_list)
         logger.info("deferred %d %s jobs", len(ids), deferrer.job.task_name)
         return ids
     return deferrer.batch_defer(*kwargs_list)
@@ -143,7 +144,7 @@ def _with_request_id(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**kwargs, REQUEST_ID_ARG: request_id}
 
 
-def _driver(session: Session) -> Any:
+def driver(session: Session) -> Any:
     """The session's psycopg connection, inside its current transaction or savepoint."""
     return session.connection().connection.driver_connection
 

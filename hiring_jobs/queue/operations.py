@@ -1,30 +1,29 @@
-"""Operator actions on jobs, each in the caller's transaction together with its audit row.
+"""Actions on jobs, each in the caller's transaction: the one home of retry, cancel, abort,
+delete and their bulk forms; the admin pages, the API, the CLI and erasure call these.
 
 Single jobs go through Procrastinate's JobManager on the session's own psycopg connection
 (`cancel_job_by_id(..., connection=)`). In 3.10 `retry_job_by_id` has no `connection=`
 parameter and would commit on a pool connection of its own, apart from the audit row, so
 retry runs the same named query (`sql.queries["retry_job"]`) through the same connector
-on our connection. Bulk actions call the same SQL functions once per row in one statement.
+on our connection (the never-opened manager and the driver seam are queue/defer.py's).
+Bulk actions call the same SQL functions once per row in one statement; which jobs a bulk
+action takes (the page's filter) is web/queries/bulk.py's business. A running job counts
+as stalled after settings.stalled_after_seconds of worker silence, as for the rescue.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Sequence
-from typing import Any
 
-from procrastinate import SyncPsycopgConnector, sql
+from procrastinate import sql
 from procrastinate.exceptions import ConnectorException
-from procrastinate.manager import JobManager
 from sqlalchemy import (
     BigInteger,
     BindParameter,
-    ColumnElement,
     any_,
     bindparam,
     delete,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -32,15 +31,8 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs import audit
 from hiring_jobs.models import JobAttempt
-from web.queries.jobs import JobFilter, capped_count
-from web.queries.tables import jobs
-
-# Never opened: it only runs queries on the connections we hand it.
-_manager = JobManager(SyncPsycopgConnector())
-# One bulk action touches at most this many jobs; the preview says when more match.
-BULK_LIMIT = 10_000
-# Procrastinate's stalled_worker_timeout default: a worker silent this long is gone.
-STALLED_AFTER_SECONDS = 30.0
+from hiring_jobs.queue.defer import driver, sync_manager
+from hiring_jobs.settings import get_settings
 
 
 class ActionError(ValueError):
@@ -62,10 +54,6 @@ class BulkAction(enum.StrEnum):
         }[self]
 
 
-def _driver(session: Session) -> Any:
-    return session.connection().connection.driver_connection
-
-
 def retry(session: Session, job_id: int, *, by: str) -> None:
     """Back to `todo`, runnable at once: a failed job, or a running one whose worker died."""
     if not _retryable(session, job_id):
@@ -74,8 +62,8 @@ def retry(session: Session, job_id: int, *, by: str) -> None:
         )
     try:
         with session.begin_nested():
-            _manager.connector.get_sync_connector().execute_query_one_with_connection(
-                _driver(session),
+            sync_manager.connector.get_sync_connector().execute_query_one_with_connection(
+                driver(session),
                 query=sql.queries["retry_job"],
                 job_id=job_id,
                 retry_at=None,
@@ -96,74 +84,19 @@ def _retryable(session: Session, job_id: int) -> bool:
             "secs => :timeout)) AS stalled FROM procrastinate_jobs j"
             " LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id = :id"
         ),
-        {"id": job_id, "timeout": STALLED_AFTER_SECONDS},
+        {"id": job_id, "timeout": get_settings().stalled_after_seconds},
     ).one_or_none()
     return row is not None and (row.status == "failed" or (row.status == "doing" and row.stalled))
 
 
 def cancel(session: Session, job_id: int, *, by: str, abort: bool = False) -> None:
     """Cancel a waiting job; with `abort`, also ask a running job to stop."""
-    done = _manager.cancel_job_by_id(job_id, abort=abort, connection=_driver(session))
+    done = sync_manager.cancel_job_by_id(job_id, abort=abort, connection=driver(session))
     if not done:
         states = "waiting or running" if abort else "waiting"
         raise ActionError(f"job {job_id} cannot be cancelled: only {states} jobs can")
     action = "job.abort" if abort else "job.cancel"
     audit.record(session, actor=by, action=action, target=f"job {job_id}", job_count=1)
-
-
-@dataclasses.dataclass(frozen=True)
-class BulkPlan:
-    action: BulkAction
-    job_filter: JobFilter
-    ids: tuple[int, ...]  # chosen rows; empty: every job the filter matches
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found = self.job_filter.conditions()
-        if self.ids:
-            found.append(jobs.c.id == any_(_id_array("plan_ids", self.ids)))
-        found.append(jobs.c.status.in_(self.action.eligible_statuses))
-        return found
-
-    def describe(self) -> str:
-        scope = f"{len(self.ids)} selected jobs" if self.ids else "every job matching the filter"
-        return f"{self.action.value} {scope} ({'/'.join(self.action.eligible_statuses)} only)"
-
-
-def preview(session: Session, plan: BulkPlan) -> dict[str, Any]:
-    """How many jobs the action would touch, counted like the page counts (capped)."""
-    if plan.job_filter.is_empty and not plan.ids:
-        raise ActionError("choose jobs or set a filter first: a bulk action needs a scope")
-    count = capped_count(session, *plan.conditions())
-    return {
-        "action": plan.action.value,
-        "description": plan.describe(),
-        "count": count.as_dict(),
-        "limit": BULK_LIMIT,
-        "over_limit": count.capped or count.value > BULK_LIMIT,
-    }
-
-
-def execute(session: Session, plan: BulkPlan, *, by: str) -> int:
-    """Apply the action to at most BULK_LIMIT eligible jobs, oldest first; returns how many."""
-    preview(session, plan)  # same scope checks
-    chosen = (
-        select(jobs.c.id)
-        .where(*plan.conditions())
-        .order_by(jobs.c.id)
-        .limit(BULK_LIMIT)
-        .with_for_update(skip_locked=True)
-    )
-    ids = [row.id for row in session.execute(chosen)]
-    touched = _BULK[plan.action](session, ids)
-    audit.record(
-        session,
-        actor=by,
-        action=f"jobs.bulk_{plan.action.value}",
-        target=plan.describe(),
-        job_count=touched,
-        details={"filter": plan.job_filter.as_query(), "ids": list(plan.ids)[:100]},
-    )
-    return touched
 
 
 def _bulk_retry(session: Session, ids: list[int]) -> int:
@@ -196,18 +129,19 @@ def _bulk_delete(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
     deleted = session.execute(
-        delete(jobs)
-        .where(jobs.c.id == any_(_id_array("ids", ids)))
-        .where(jobs.c.status.in_(BulkAction.DELETE.eligible_statuses))
-        .returning(jobs.c.id)
+        text(
+            "DELETE FROM procrastinate_jobs WHERE id = ANY(:ids)"
+            " AND status::text = ANY(:statuses) RETURNING id"
+        ),
+        {"ids": ids, "statuses": list(BulkAction.DELETE.eligible_statuses)},
     ).all()
     gone = [row.id for row in deleted]
     # Attempts have no foreign key (retention deletes both): remove them with their jobs.
-    session.execute(delete(JobAttempt).where(JobAttempt.job_id == any_(_id_array("gone", gone))))
+    session.execute(delete(JobAttempt).where(JobAttempt.job_id == any_(id_array("gone", gone))))
     return len(gone)
 
 
-def _id_array(name: str, ids: Sequence[int]) -> BindParameter[list[int]]:
+def id_array(name: str, ids: Sequence[int]) -> BindParameter[list[int]]:
     """One array parameter, not one per id (PostgreSQL takes at most 65,535 parameters)."""
     return bindparam(name, list(ids), type_=ARRAY(BigInteger))
 
@@ -217,3 +151,8 @@ _BULK = {
     BulkAction.CANCEL: _bulk_cancel,
     BulkAction.DELETE: _bulk_delete,
 }
+
+
+def apply_bulk(session: Session, action: BulkAction, ids: list[int]) -> int:
+    """Apply `action` to chosen, locked job ids (each eligible for it); how many it touched."""
+    return _BULK[action](session, ids)

@@ -12,10 +12,11 @@ from procrastinate.periodic import PeriodicTask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs import settings
 from hiring_jobs.app import app as procrastinate_app
 from hiring_jobs.models import AuditLogEntry, DeliveryStatus, EmailDelivery, JobAttempt
 from tests.support.jobs import jobs
-from tests.web.helpers import defer_jobs, failed_job, post
+from tests.web.helpers import defer_jobs, failed_job, post, post_json
 
 XSS = "<script>alert(1)</script>"
 
@@ -82,6 +83,29 @@ def test_a_queue_with_a_live_worker_raises_no_warning(
     add_worker(session_factory, 1)
     warnings = operator.get("/api/stats").get_json()["warnings"]
     assert not [warning for warning in warnings if "Queue default" in warning]
+
+
+@pytest.mark.parametrize(("heartbeat", "stalled"), [("10", False), ("2", True)])
+def test_what_is_stalled_follows_the_heartbeat_setting_on_pages_and_in_retry(
+    operator: FlaskClient,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    heartbeat: str,
+    stalled: bool,
+) -> None:
+    """Silent for 20 s: live with 10 s heartbeats (stalled after 30 s), stalled with 2 s
+    ones (after 6 s), for the pages and for retry alike, as for the rescue."""
+    monkeypatch.setenv("HIRING_JOBS_HEARTBEAT_SECONDS", heartbeat)
+    settings.get_settings.cache_clear()
+    worker = add_worker(session_factory, 20)
+    [job_id] = defer_jobs(session_factory, "tests.record", [{"user_id": 1, "message": "a"}])
+    run_on(session_factory, job_id, worker)
+
+    body = operator.get("/api/workers").get_json()
+    assert [w["live"] for w in body["workers"]] == [not stalled]
+    assert [job["id"] for job in body["stalled_jobs"]] == ([job_id] if stalled else [])
+    retried = post_json(operator, f"/api/jobs/{job_id}/retry")
+    assert retried.status_code == (200 if stalled else 409)
 
 
 def test_workers_show_heartbeats_running_and_stalled_jobs(

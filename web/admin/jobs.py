@@ -11,6 +11,7 @@ from hiring_jobs.queue import operations
 from web.admin import bp
 from web.common import actor, bulk_plan, job_story, task_names
 from web.db import get_session
+from web.queries import bulk as bulk_queries
 from web.queries import jobs as job_queries
 from web.queries import overview
 from web.queries.tables import STATUSES
@@ -101,13 +102,13 @@ def bulk() -> ResponseReturnValue:
         return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))
     session = get_session()
     try:
-        preview = operations.preview(session, plan)
+        preview = bulk_queries.preview(session, plan)
     except operations.ActionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))
     if request.form.get("confirm") != "yes":
         return render_template("admin/bulk_preview.html", plan=plan, preview=preview)
-    touched = operations.execute(session, plan, by=actor())
+    touched = bulk_queries.execute(session, plan, by=actor())
     session.commit()
     flash(f"{plan.action.value.capitalize()}: {touched:,} jobs.", "ok")
     return redirect(url_for("admin.jobs", **plan.job_filter.as_query()))

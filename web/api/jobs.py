@@ -15,6 +15,7 @@ from web.api import bp
 from web.common import actor, bulk_plan, job_story
 from web.db import get_session
 from web.masking import masked_fields
+from web.queries import bulk as bulk_queries
 from web.queries import jobs as job_queries
 from web.security import login_required, operator_required
 from web.validation import int_arg, json_body, limit_arg
@@ -113,11 +114,11 @@ def bulk() -> ResponseReturnValue:
     plan = bulk_plan(form)
     session = get_session()
     try:
-        preview = operations.preview(session, plan)
+        preview = bulk_queries.preview(session, plan)
     except operations.ActionError as exc:
         abort(400, description=str(exc))
     if body.get("confirm") is not True:
         return jsonify(preview=preview, done=False)
-    touched = operations.execute(session, plan, by=actor())
+    touched = bulk_queries.execute(session, plan, by=actor())
     session.commit()
     return jsonify(preview=preview, done=True, touched=touched)

@@ -15,11 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue.throughput import per_minute
+from hiring_jobs.settings import get_settings
 from web.queries import periodic
 from web.queries.jobs import COUNT_CAP, CappedCount
 from web.queries.tables import STATUSES
 
-STALLED_AFTER_SECONDS = 30.0
 # A queue whose oldest ready job waited this long is not being served.
 UNSERVED_AFTER_SECONDS = 300.0
 
@@ -183,7 +183,7 @@ class WorkerRow:
 
     @property
     def live(self) -> bool:
-        return self.heartbeat_age <= STALLED_AFTER_SECONDS
+        return self.heartbeat_age <= get_settings().stalled_after_seconds
 
 
 def workers(session: Session) -> list[WorkerRow]:
@@ -194,7 +194,7 @@ def workers(session: Session) -> list[WorkerRow]:
 
 
 def stalled_jobs(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(text(_STALLED_JOBS), {"timeout": STALLED_AFTER_SECONDS})
+    rows = session.execute(text(_STALLED_JOBS), {"timeout": get_settings().stalled_after_seconds})
     return [dict(row._mapping) for row in rows]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hiring_jobs.settings import get_settings
 from web.queries import overview
 
 # What each worker is running now, and where (the attempt row written when it started).
@@ -53,5 +54,6 @@ def workers_data(session: Session) -> dict[str, Any]:
         "running": running_by_worker(session),
         "processes": processes_seen(session),
         "stalled_jobs": overview.stalled_jobs(session),
-        "stalled_after": overview.STALLED_AFTER_SECONDS,
+        "heartbeat": get_settings().heartbeat_seconds,
+        "stalled_after": get_settings().stalled_after_seconds,
     }
