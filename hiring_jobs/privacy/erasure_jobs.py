@@ -7,19 +7,12 @@ from collections import Counter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hiring_jobs.queue import operations
+
 
 def stop_jobs(session: Session, job_ids: list[int]) -> Counter[str]:
-    """Waiting jobs cancelled, running ones asked to abort: Procrastinate's own function."""
-    stopped = session.execute(
-        text(
-            "SELECT status::text, count(procrastinate_cancel_job_v1(id, true, false))"
-            " FROM (SELECT id, status FROM procrastinate_jobs WHERE id = ANY(:ids)"
-            " AND status IN ('todo', 'doing') ORDER BY id FOR UPDATE) AS waiting_or_running"
-            " GROUP BY status"
-        ),
-        {"ids": job_ids},
-    )
-    by_status = {status: int(count) for status, count in stopped}
+    """Waiting jobs cancelled, running ones asked to abort (queue/operations.py)."""
+    by_status = operations.stop(session, job_ids, abort=True)
     return Counter(
         {
             "jobs.about": len(job_ids),
@@ -33,16 +26,9 @@ def discard_dead_letters(
     session: Session, job_ids: list[int], *, actor: str, erasure_id: int
 ) -> Counter[str]:
     """Their failed jobs leave the review queue: retrying one would act on an erased person."""
-    discarded = session.execute(
-        text(
-            "WITH closed AS (UPDATE dead_letters SET reviewed = true"
-            " WHERE job_id = ANY(:ids) AND NOT reviewed RETURNING job_id)"
-            " INSERT INTO dead_letter_reviews (job_id, action, notes, reviewed_by)"
-            " SELECT job_id, 'discarded', :notes, :actor FROM closed"
-        ),
-        {"ids": job_ids, "notes": f"erasure {erasure_id}", "actor": actor},
-    )
-    return Counter({"jobs.dead_letters_discarded": discarded.rowcount})
+    notes = f"erasure {erasure_id}"
+    discarded = operations.discard_dead_letters(session, job_ids, by=actor, notes=notes)
+    return Counter({"jobs.dead_letters_discarded": discarded})
 
 
 def reduce_results(session: Session, job_ids: list[int]) -> Counter[str]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs import audit
 from hiring_jobs.models import DeadLetterRecord, DeadLetterReview, ReviewAction
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import defer
 
 
@@ -203,8 +204,8 @@ def discard_many(
     notes: str = "",
 ) -> int:
     letters = _all_pending(session, task=task, fingerprint=fingerprint)
-    for letter in letters:
-        _review(session, letter, ReviewAction.DISCARDED, by=by, notes=notes)
+    ids = [letter.job_id for letter in letters]
+    operations.discard_dead_letters(session, ids, by=by, notes=notes)
     audit.record(
         session,
         actor=by,

@@ -112,17 +112,40 @@ def _bulk_retry(session: Session, ids: list[int]) -> int:
     return len(ids)
 
 
-def _bulk_cancel(session: Session, ids: list[int]) -> int:
-    if not ids:
-        return 0
-    cancelled = session.scalar(
+def stop(session: Session, ids: list[int], *, abort: bool) -> dict[str, int]:
+    """Cancel the waiting jobs among `ids`; with `abort`, ask running ones to stop too.
+
+    Procrastinate's own function, once per job in one statement; how many were stopped,
+    by the status each had (todo: cancelled, doing: asked to abort).
+    """
+    stopped = session.execute(
         text(
-            "SELECT count(procrastinate_cancel_job_v1(id, false, false))"
-            " FROM unnest(CAST(:ids AS bigint[])) AS id"
+            "SELECT status::text, count(procrastinate_cancel_job_v1(id, :abort, false))"
+            " FROM (SELECT id, status FROM procrastinate_jobs WHERE id = ANY(:ids)"
+            " AND status IN ('todo', 'doing') ORDER BY id FOR UPDATE) AS waiting_or_running"
+            " GROUP BY status"
         ),
-        {"ids": ids},
+        {"ids": ids, "abort": abort},
     )
-    return int(cancelled or 0)
+    return {status: int(count) for status, count in stopped}
+
+
+def discard_dead_letters(session: Session, ids: list[int], *, by: str, notes: str) -> int:
+    """Close the pending dead letters among `ids` as discarded, with a review row each."""
+    discarded = session.execute(
+        text(
+            "WITH closed AS (UPDATE dead_letters SET reviewed = true"
+            " WHERE job_id = ANY(:ids) AND NOT reviewed RETURNING job_id)"
+            " INSERT INTO dead_letter_reviews (job_id, action, notes, reviewed_by)"
+            " SELECT job_id, 'discarded', :notes, :by FROM closed"
+        ),
+        {"ids": ids, "notes": notes, "by": by},
+    )
+    return discarded.rowcount
+
+
+def _bulk_cancel(session: Session, ids: list[int]) -> int:
+    return sum(stop(session, ids, abort=False).values())
 
 
 def _bulk_delete(session: Session, ids: list[int]) -> int:
