@@ -33,6 +33,7 @@ from hiring_jobs import audit
 from hiring_jobs.models import JobAttempt
 from hiring_jobs.queue.defer import driver, sync_manager
 from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import QUEUE, run
 
 
 class ActionError(ValueError):
@@ -78,14 +79,8 @@ def retry(session: Session, job_id: int, *, by: str) -> None:
 
 def _retryable(session: Session, job_id: int) -> bool:
     # Retrying a job that really runs would run it twice: only a dead worker's job may.
-    row = session.execute(
-        text(
-            "SELECT j.status, (w.id IS NULL OR w.last_heartbeat < now() - make_interval("
-            "secs => :timeout)) AS stalled FROM procrastinate_jobs j"
-            " LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.id = :id"
-        ),
-        {"id": job_id, "timeout": get_settings().stalled_after_seconds},
-    ).one_or_none()
+    params = {"id": job_id, "stalled_after": get_settings().stalled_after_seconds}
+    row = run(session, QUEUE["job_retryable"], params).one_or_none()
     return row is not None and (row.status == "failed" or (row.status == "doing" and row.stalled))
 
 
@@ -102,13 +97,7 @@ def cancel(session: Session, job_id: int, *, by: str, abort: bool = False) -> No
 def _bulk_retry(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
-    session.execute(
-        text(
-            "SELECT procrastinate_retry_job_v2(id, NULL, NULL, NULL, NULL)"
-            " FROM unnest(CAST(:ids AS bigint[])) AS id"
-        ),
-        {"ids": ids},
-    )
+    run(session, QUEUE["retry_jobs"], {"ids": ids})
     return len(ids)
 
 
@@ -118,15 +107,7 @@ def stop(session: Session, ids: list[int], *, abort: bool) -> dict[str, int]:
     Procrastinate's own function, once per job in one statement; how many were stopped,
     by the status each had (todo: cancelled, doing: asked to abort).
     """
-    stopped = session.execute(
-        text(
-            "SELECT status::text, count(procrastinate_cancel_job_v1(id, :abort, false))"
-            " FROM (SELECT id, status FROM procrastinate_jobs WHERE id = ANY(:ids)"
-            " AND status IN ('todo', 'doing') ORDER BY id FOR UPDATE) AS waiting_or_running"
-            " GROUP BY status"
-        ),
-        {"ids": ids, "abort": abort},
-    )
+    stopped = run(session, QUEUE["stop_jobs"], {"ids": ids, "abort": abort})
     return {status: int(count) for status, count in stopped}
 
 
@@ -151,13 +132,8 @@ def _bulk_cancel(session: Session, ids: list[int]) -> int:
 def _bulk_delete(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
-    deleted = session.execute(
-        text(
-            "DELETE FROM procrastinate_jobs WHERE id = ANY(:ids)"
-            " AND status::text = ANY(:statuses) RETURNING id"
-        ),
-        {"ids": ids, "statuses": list(BulkAction.DELETE.eligible_statuses)},
-    ).all()
+    statuses = list(BulkAction.DELETE.eligible_statuses)
+    deleted = run(session, QUEUE["delete_finished_jobs"], {"ids": ids, "statuses": statuses})
     gone = [row.id for row in deleted]
     # Attempts have no foreign key (retention deletes both): remove them with their jobs.
     session.execute(delete(JobAttempt).where(JobAttempt.job_id == any_(id_array("gone", gone))))

@@ -19,24 +19,9 @@ from datetime import UTC, datetime
 from procrastinate import App, BaseRetryStrategy
 from procrastinate.jobs import Job, Status
 
-logger = logging.getLogger(__name__)
+from hiring_jobs.sql import QUEUE
 
-# Attempts left `running` whose job is no longer running them: their end could not be
-# written (a database restart at that moment), or their job was re-queued since. Only
-# those older than the stall threshold: a live attempt is written before its job ends.
-CLOSE_ORPHANED_ATTEMPTS = """
-UPDATE job_attempts AS attempt
-SET outcome = 'interrupted', finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = 'hiring_jobs.queue.rescue.AttemptLost',
-    error_message = 'the end of this attempt was never recorded'
-WHERE attempt.outcome = 'running'
-  AND attempt.started_at < now() - make_interval(secs => %(stalled_after)s)
-  AND NOT EXISTS (
-        SELECT 1 FROM procrastinate_jobs AS job
-         WHERE job.id = attempt.job_id AND job.status = 'doing'
-           AND job.attempts + 1 = attempt.attempt)
-"""
+logger = logging.getLogger(__name__)
 
 CLOSE_INTERRUPTED_ATTEMPTS = """
 UPDATE job_attempts
@@ -60,8 +45,11 @@ async def rescue_stalled_jobs(app: App, *, stalled_after: float) -> int:
         if await _rescue(app, job):
             rescued += 1
     await app.job_manager.prune_stalled_workers(stalled_after)
+    # Attempts left `running` whose job is no longer running them: their end could not be
+    # written (a database restart at that moment), or their job was re-queued since. Only
+    # those older than the stall threshold: a live attempt is written before its job ends.
     await app.connector.execute_query_async(  # type: ignore[arg-type]
-        CLOSE_ORPHANED_ATTEMPTS, stalled_after=stalled_after
+        QUEUE["close_orphaned_attempts"], stalled_after=stalled_after
     )
     return rescued
 

@@ -9,19 +9,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-_STATUS_SQL = """
-SELECT j.id, j.task_name, j.queue_name, j.status, j.attempts, j.scheduled_at,
-       a.result, a.exception_type, a.error_message, a.outcome
-FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT result, exception_type, error_message, outcome
-    FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
-) a ON true
-WHERE j.id = :id
-"""
+from hiring_jobs.sql import QUEUE, run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +42,7 @@ def state_of(status: str, attempts: int) -> str:
 
 def job_status(session: Session, job_id: int) -> JobStatus | None:
     """None when no job has this id (never deferred, or deleted by retention)."""
-    row = session.execute(text(_STATUS_SQL), {"id": job_id}).one_or_none()
+    row = run(session, QUEUE["job_status"], {"id": job_id}).one_or_none()
     if row is None:
         return None
     state = state_of(row.status, row.attempts)

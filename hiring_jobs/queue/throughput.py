@@ -13,34 +13,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hiring_jobs.sql import QUEUE, run
+
 # How far back a first rollup (or one after an outage) looks, and how long rows are kept.
 BACKFILL = timedelta(days=1)
 KEEP = timedelta(days=30)
-
-_ROLLUP = text(
-    """
-    INSERT INTO job_throughput_minutes (minute, succeeded, failed)
-    SELECT date_trunc('minute', at),
-           count(*) FILTER (WHERE type = 'succeeded'),
-           count(*) FILTER (WHERE type = 'failed')
-    FROM procrastinate_events
-    WHERE type IN ('succeeded', 'failed') AND at >= :since AND at < :until
-    GROUP BY 1
-    ON CONFLICT (minute) DO UPDATE
-        SET succeeded = EXCLUDED.succeeded, failed = EXCLUDED.failed
-    """
-)
-
-_LIVE = text(
-    """
-    SELECT date_trunc('minute', at) AS minute,
-           count(*) FILTER (WHERE type = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE type = 'failed') AS failed
-    FROM procrastinate_events
-    WHERE type IN ('succeeded', 'failed') AND at >= :since
-    GROUP BY 1
-    """
-)
 
 
 def rollup(session: Session, now: datetime | None = None) -> int:
@@ -49,7 +26,7 @@ def rollup(session: Session, now: datetime | None = None) -> int:
     until = _minute(now or datetime.now(UTC))
     last = session.scalar(text("SELECT max(minute) FROM job_throughput_minutes"))
     since = max(last, until - BACKFILL) if last else until - BACKFILL
-    written = session.execute(_ROLLUP, {"since": since, "until": until}).rowcount
+    written = run(session, QUEUE["throughput_rollup"], {"since": since, "until": until}).rowcount
     session.execute(
         text("DELETE FROM job_throughput_minutes WHERE minute < :old"), {"old": until - KEEP}
     )
@@ -71,7 +48,7 @@ def per_minute(session: Session, since: datetime) -> dict[datetime, tuple[int, i
         )
         counts.update({row.minute: (row.succeeded, row.failed) for row in rows})
         live_since = rolled_until  # recounted live: it may have been rolled up partially
-    for row in session.execute(_LIVE, {"since": live_since}):
+    for row in run(session, QUEUE["throughput_live"], {"since": live_since}):
         counts[row.minute] = (row.succeeded, row.failed)
     return counts
 

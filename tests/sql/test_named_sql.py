@@ -1,0 +1,66 @@
+"""Every named statement of every .sql file parses and prepares against the migrated schema:
+a typo, a renamed column or a Procrastinate function that changed fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from hiring_jobs import sql
+from tests.support.processes import ROOT
+
+SQL_FILES = sorted(
+    path
+    for package in ("hiring_jobs", "web")
+    for path in (ROOT / package).rglob("*.sql")
+    if "migrations" not in path.parts
+)
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+NAME_LINE = re.compile(r"^-- [a-z0-9_]+ --$", re.MULTILINE)
+
+
+def _numbered(statement: str) -> str:
+    """`%(x)s` placeholders as PREPARE's $1, $2... (one number per name), `%%` as `%`."""
+    numbers: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return f"${numbers.setdefault(match.group(1), len(numbers) + 1)}"
+
+    return PLACEHOLDER.sub(number, statement).replace("%%", "%")
+
+
+def test_the_queue_file_exists_and_every_file_names_each_statement_once() -> None:
+    assert ROOT / "hiring_jobs" / "sql" / "queue.sql" in SQL_FILES
+    for path in SQL_FILES:
+        text = path.read_text()
+        assert len(sql.parse(text)) == len(NAME_LINE.findall(text)), path
+
+
+def test_a_header_without_its_description_or_a_name_used_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        sql.parse("-- a --\n-- one\nSELECT 1;\n-- a --\n-- again\nSELECT 2;\n")
+    statements = sql.parse("-- a --\n-- one\nSELECT 1;\n-- b --\nSELECT 2;\n")
+    assert list(statements) == ["a"]  # so the count check above catches it
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=lambda path: path.name)
+def test_every_statement_prepares_against_the_migrated_schema(
+    path: Path, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as connection:
+        for index, (name, statement) in enumerate(sql.parse(path.read_text()).items()):
+            try:
+                connection.execute(f"PREPARE named_{index} AS {_numbered(statement)}")
+            except psycopg.Error as error:
+                pytest.fail(f"{path.name}: {name}: {error}")
+            connection.execute(f"DEALLOCATE named_{index}")
+        connection.rollback()
+
+
+def test_a_statement_runs_with_its_named_parameters(database_url: str) -> None:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(sql.QUEUE["job_status"], {"id": 1}).fetchall()
+    assert rows == []
