@@ -79,3 +79,121 @@ SELECT date_trunc('minute', at) AS minute,
 FROM procrastinate_events
 WHERE type IN ('succeeded', 'failed') AND at >= %(since)s
 GROUP BY 1;
+
+-- queue_names --
+-- Distinct queue names by a loose index scan (admin pages)
+-- Distinct queue names by a loose index scan on procrastinate_jobs_queue_name_idx_v1.
+WITH RECURSIVE q(name) AS (
+    (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue_name FROM procrastinate_jobs WHERE queue_name > q.name
+            ORDER BY queue_name LIMIT 1)
+    FROM q WHERE q.name IS NOT NULL
+)
+SELECT name FROM q WHERE name IS NOT NULL;
+
+-- queue_status_counts --
+-- Jobs per queue and status, each count capped (admin overview)
+WITH RECURSIVE q(name) AS (
+    (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue_name FROM procrastinate_jobs WHERE queue_name > q.name
+            ORDER BY queue_name LIMIT 1)
+    FROM q WHERE q.name IS NOT NULL
+)
+SELECT q.name AS queue, s.status, c.n
+FROM q
+CROSS JOIN unnest(CAST(%(statuses)s AS procrastinate_job_status[])) AS s(status)
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM procrastinate_jobs j
+        WHERE j.queue_name = q.name AND j.status = s.status LIMIT %(cap)s
+    ) capped
+) c
+WHERE q.name IS NOT NULL;
+
+-- oldest_waiting --
+-- When the oldest ready job of each queue started waiting (admin overview)
+-- Oldest ready job per queue (ids follow defer order), waiting since it was deferred or,
+-- if scheduled later, since its scheduled time.
+SELECT q.name AS queue, GREATEST(
+    (SELECT min(e.at) FROM procrastinate_events e
+     WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
+FROM unnest(CAST(%(queues)s AS text[])) AS q(name)
+CROSS JOIN LATERAL (
+    SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
+    WHERE j.queue_name = q.name AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+    ORDER BY j.id LIMIT 1
+) r;
+
+-- workers --
+-- Procrastinate's workers, their heartbeat age and running jobs (admin pages)
+SELECT w.id, w.last_heartbeat, extract(epoch FROM now() - w.last_heartbeat) AS heartbeat_age,
+       (SELECT count(*) FROM procrastinate_jobs j
+        WHERE j.worker_id = w.id AND j.status = 'doing') AS running
+FROM procrastinate_workers w
+ORDER BY w.id;
+
+-- stalled_jobs --
+-- Running jobs whose worker stopped heartbeating, first 100 (admin pages)
+SELECT j.id, j.task_name, j.queue_name, j.worker_id
+FROM procrastinate_jobs j
+LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+WHERE j.status = 'doing'
+  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(timeout)s))
+ORDER BY j.id
+LIMIT 100;
+
+-- running_by_worker --
+-- What each worker runs now, and where: the attempt row written when it started (workers page)
+SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name, a.started_at,
+       a.worker_name, a.hostname, a.pid
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at, worker_name, hostname, pid FROM job_attempts
+    WHERE job_id = j.id ORDER BY attempt DESC LIMIT 1
+) a ON true
+WHERE j.status = 'doing' AND j.worker_id IS NOT NULL
+ORDER BY j.worker_id, j.id
+LIMIT 1000;
+
+-- running_since --
+-- Since when this system has run jobs or deferred cron ticks (cron page)
+-- A tick due before that was never expected to run (a fresh install has missed nothing).
+-- Both minima are index lookups.
+SELECT least(
+    (SELECT min(started_at) FROM job_attempts),
+    (SELECT to_timestamp(min(defer_timestamp)) FROM procrastinate_periodic_defers)
+);
+
+-- last_periodic_defer --
+-- The latest defer of a cron task and its job's status (cron page)
+-- defer_periodic_job keeps only the latest defer per task and periodic id.
+SELECT d.defer_timestamp, d.job_id, j.status
+FROM procrastinate_periodic_defers d
+LEFT JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE d.task_name = %(task)s AND d.periodic_id = %(periodic_id)s
+ORDER BY d.defer_timestamp DESC NULLS LAST
+LIMIT 1;
+
+-- record_periodic_run --
+-- Record a run-now defer as the cron task's tick (cron page)
+INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp, job_id)
+VALUES (%(task)s, %(periodic_id)s, %(timestamp)s, %(job_id)s)
+ON CONFLICT (task_name, periodic_id, defer_timestamp) DO NOTHING;
+
+-- active_jobs --
+-- Waiting and running jobs per queue, exact (/metrics)
+SELECT queue_name, status, count(*) AS n FROM procrastinate_jobs
+WHERE status IN ('todo', 'doing') GROUP BY queue_name, status;
+
+-- job_status_estimates --
+-- Jobs per status from the planner's statistics (/metrics)
+-- most_common_vals of the status column times the table's estimated row count.
+SELECT v.status, round(v.freq * greatest(c.reltuples, 0)) AS n
+FROM pg_class c, pg_stats s,
+     LATERAL unnest(CAST(s.most_common_vals AS text)::text[], s.most_common_freqs)
+         AS v(status, freq)
+WHERE c.oid = to_regclass('procrastinate_jobs') AND s.schemaname = current_schema()
+  AND s.tablename = 'procrastinate_jobs' AND s.attname = 'status';

@@ -15,24 +15,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from hiring_jobs.sql import QUEUE, run
 from web.queries import overview
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-_ACTIVE = """
-SELECT queue_name, status, count(*) AS n FROM procrastinate_jobs
-WHERE status IN ('todo', 'doing') GROUP BY queue_name, status
-"""
-
-# most_common_vals of the status column times the table's estimated row count.
-_ESTIMATES = """
-SELECT v.status, round(v.freq * greatest(c.reltuples, 0)) AS n
-FROM pg_class c, pg_stats s,
-     LATERAL unnest(CAST(s.most_common_vals AS text)::text[], s.most_common_freqs)
-         AS v(status, freq)
-WHERE c.oid = to_regclass('procrastinate_jobs') AND s.schemaname = current_schema()
-  AND s.tablename = 'procrastinate_jobs' AND s.attname = 'status'
-"""
 
 _ATTEMPTS = f"""
 SELECT queue, task_name, outcome, count(*) AS n,
@@ -62,12 +48,12 @@ def render(session: Session, *, dead_letters_pending: int | None) -> str:
 
 def _jobs(session: Session, lines: list[str]) -> None:
     _gauge(lines, "hiring_jobs_jobs", "Waiting (todo) and running (doing) jobs, exact.")
-    for row in session.execute(text(_ACTIVE)):
+    for row in run(session, QUEUE["active_jobs"]):
         lines.append(
             _sample("hiring_jobs_jobs", {"queue": row.queue_name, "status": row.status}, row.n)
         )
     _gauge(lines, "hiring_jobs_jobs_estimated", "Jobs by status, planner estimate.")
-    for row in session.execute(text(_ESTIMATES)):
+    for row in run(session, QUEUE["job_status_estimates"]):
         lines.append(_sample("hiring_jobs_jobs_estimated", {"status": row.status}, row.n))
 
 

@@ -11,82 +11,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from procrastinate import App
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue.throughput import per_minute
 from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import QUEUE, run
 from web.queries import periodic
 from web.queries.jobs import COUNT_CAP, CappedCount
 from web.queries.tables import STATUSES
 
 # A queue whose oldest ready job waited this long is not being served.
 UNSERVED_AFTER_SECONDS = 300.0
-
-# Distinct queue names by a loose index scan on procrastinate_jobs_queue_name_idx_v1.
-_QUEUES = """
-WITH RECURSIVE q(name) AS (
-    (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
-    UNION ALL
-    SELECT (SELECT queue_name FROM procrastinate_jobs WHERE queue_name > q.name
-            ORDER BY queue_name LIMIT 1)
-    FROM q WHERE q.name IS NOT NULL
-)
-SELECT name FROM q WHERE name IS NOT NULL
-"""
-
-_QUEUE_STATUS_COUNTS = f"""
-WITH RECURSIVE q(name) AS (
-    (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
-    UNION ALL
-    SELECT (SELECT queue_name FROM procrastinate_jobs WHERE queue_name > q.name
-            ORDER BY queue_name LIMIT 1)
-    FROM q WHERE q.name IS NOT NULL
-)
-SELECT q.name AS queue, s.status, c.n
-FROM q
-CROSS JOIN unnest(CAST(:statuses AS procrastinate_job_status[])) AS s(status)
-CROSS JOIN LATERAL (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM procrastinate_jobs j
-        WHERE j.queue_name = q.name AND j.status = s.status LIMIT {COUNT_CAP + 1}
-    ) capped
-) c
-WHERE q.name IS NOT NULL
-"""
-
-# Oldest ready job per queue (ids follow defer order), waiting since it was deferred or,
-# if scheduled later, since its scheduled time.
-_OLDEST_WAITING = """
-SELECT q.name AS queue, GREATEST(
-    (SELECT min(e.at) FROM procrastinate_events e
-     WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
-FROM unnest(CAST(:queues AS text[])) AS q(name)
-CROSS JOIN LATERAL (
-    SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
-    WHERE j.queue_name = q.name AND j.status = 'todo'
-      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
-    ORDER BY j.id LIMIT 1
-) r
-"""
-
-_WORKERS = """
-SELECT w.id, w.last_heartbeat, extract(epoch FROM now() - w.last_heartbeat) AS heartbeat_age,
-       (SELECT count(*) FROM procrastinate_jobs j
-        WHERE j.worker_id = w.id AND j.status = 'doing') AS running
-FROM procrastinate_workers w
-ORDER BY w.id
-"""
-
-_STALLED_JOBS = """
-SELECT j.id, j.task_name, j.queue_name, j.worker_id
-FROM procrastinate_jobs j
-LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
-WHERE j.status = 'doing'
-  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :timeout))
-ORDER BY j.id
-LIMIT 100
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,11 +43,13 @@ class QueueStats:
 
 
 def queue_names(session: Session) -> list[str]:
-    return [row.name for row in session.execute(text(_QUEUES))]
+    return [row.name for row in run(session, QUEUE["queue_names"])]
 
 
 def queue_stats(session: Session) -> list[QueueStats]:
-    rows = session.execute(text(_QUEUE_STATUS_COUNTS), {"statuses": list(STATUSES)})
+    rows = run(
+        session, QUEUE["queue_status_counts"], {"statuses": list(STATUSES), "cap": COUNT_CAP + 1}
+    )
     counts: dict[str, dict[str, CappedCount]] = {}
     for row in rows:
         counts.setdefault(row.queue, {})[row.status] = CappedCount(
@@ -126,7 +63,7 @@ def queue_stats(session: Session) -> list[QueueStats]:
 
 def oldest_waiting(session: Session, queues: list[str]) -> dict[str, float]:
     now = datetime.now(UTC)
-    rows = session.execute(text(_OLDEST_WAITING), {"queues": queues})
+    rows = run(session, QUEUE["oldest_waiting"], {"queues": queues})
     return {row.queue: (now - row.since).total_seconds() for row in rows if row.since}
 
 
@@ -189,12 +126,12 @@ class WorkerRow:
 def workers(session: Session) -> list[WorkerRow]:
     return [
         WorkerRow(row.id, row.last_heartbeat, float(row.heartbeat_age), row.running)
-        for row in session.execute(text(_WORKERS))
+        for row in run(session, QUEUE["workers"])
     ]
 
 
 def stalled_jobs(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(text(_STALLED_JOBS), {"timeout": get_settings().stalled_after_seconds})
+    rows = run(session, QUEUE["stalled_jobs"], {"timeout": get_settings().stalled_after_seconds})
     return [dict(row._mapping) for row in rows]
 
 

@@ -9,41 +9,15 @@ from typing import Any
 from croniter import croniter
 from procrastinate import App
 from procrastinate.periodic import PeriodicTask
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue.defer import DeferOptions, defer
+from hiring_jobs.sql import QUEUE, run
 
 # A tick is "missed" once it is this late: the scheduler defers within a second or two,
 # and the worker's polling interval (5 s) bounds how late a busy scheduler can be.
 MISSED_AFTER = timedelta(minutes=2)
 NEXT_RUNS = 3
-
-# Since when this system has run jobs or deferred cron ticks: a tick due before that was
-# never expected to run (a fresh install has missed nothing). Both minima are index lookups.
-_RUNNING_SINCE = """
-SELECT least(
-    (SELECT min(started_at) FROM job_attempts),
-    (SELECT to_timestamp(min(defer_timestamp)) FROM procrastinate_periodic_defers)
-)
-"""
-
-# defer_periodic_job keeps only the latest defer per task and periodic id.
-_LAST_DEFER = """
-SELECT d.defer_timestamp, d.job_id, j.status
-FROM procrastinate_periodic_defers d
-LEFT JOIN procrastinate_jobs j ON j.id = d.job_id
-WHERE d.task_name = :task AND d.periodic_id = :periodic_id
-ORDER BY d.defer_timestamp DESC NULLS LAST
-LIMIT 1
-"""
-
-
-_RECORD_RUN = """
-INSERT INTO procrastinate_periodic_defers (task_name, periodic_id, defer_timestamp, job_id)
-VALUES (:task, :periodic_id, :timestamp, :job_id)
-ON CONFLICT (task_name, periodic_id, defer_timestamp) DO NOTHING
-"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +57,7 @@ def find(app: App, key: str) -> PeriodicTask[Any, Any, Any] | None:
 
 def schedules(session: Session, app: App) -> list[Schedule]:
     now = datetime.now(UTC)
-    since = session.scalar(text(_RUNNING_SINCE))
+    since = run(session, QUEUE["running_since"]).scalar()
     return [_schedule(session, periodic, now, since) for periodic in periodic_tasks(app)]
 
 
@@ -94,7 +68,7 @@ def _schedule(
     running_since: datetime | None,
 ) -> Schedule:
     params = {"task": periodic.task.name, "periodic_id": periodic.periodic_id}
-    row = session.execute(text(_LAST_DEFER), params).one_or_none()
+    row = run(session, QUEUE["last_periodic_defer"], params).one_or_none()
     last_at = (
         datetime.fromtimestamp(row.defer_timestamp, UTC)
         if row is not None and row.defer_timestamp is not None
@@ -144,8 +118,9 @@ def run_now(session: Session, periodic: PeriodicTask[Any, Any, Any]) -> int:
             options[key] = value  # type: ignore[literal-required]
     timestamp = int(datetime.now(UTC).timestamp())
     job_id = defer(session, periodic.task, options=options, timestamp=timestamp)
-    session.execute(
-        text(_RECORD_RUN),
+    run(
+        session,
+        QUEUE["record_periodic_run"],
         {
             "task": periodic.task.name,
             "periodic_id": periodic.periodic_id,

@@ -8,21 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import QUEUE, run
 from web.queries import overview
-
-# What each worker is running now, and where (the attempt row written when it started).
-_RUNNING = """
-SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name, a.started_at,
-       a.worker_name, a.hostname, a.pid
-FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT started_at, worker_name, hostname, pid FROM job_attempts
-    WHERE job_id = j.id ORDER BY attempt DESC LIMIT 1
-) a ON true
-WHERE j.status = 'doing' AND j.worker_id IS NOT NULL
-ORDER BY j.worker_id, j.id
-LIMIT 1000
-"""
 
 # Worker processes seen in the last hour (by name), from the attempts they recorded.
 _SEEN = """
@@ -39,7 +26,7 @@ LIMIT 200
 
 def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {}
-    for row in session.execute(text(_RUNNING)):
+    for row in run(session, QUEUE["running_by_worker"]):
         found.setdefault(row.worker_id, []).append(dict(row._mapping))
     return found
 
