@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from hiring_jobs.models import AuthToken, HealthCheck
 from hiring_jobs.queue.queues import ALL_QUEUES
 from hiring_jobs.services.analytics import xact_lock
+from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import QUEUE, run
 
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
-# Procrastinate's default stalled-worker timeout: no heartbeat for this long means gone.
-WORKER_TIMEOUT_SECONDS = 30
 
 
 def delete_expired_tokens(session: Session, now: datetime) -> int:
@@ -31,64 +31,18 @@ def delete_expired_tokens(session: Session, now: datetime) -> int:
     return session.execute(delete(AuthToken).where(AuthToken.expires_at < now)).rowcount
 
 
-_PURGE_SQL = text(
-    """
-    WITH doomed AS (
-        SELECT j.id FROM procrastinate_jobs j
-        WHERE j.status = ANY(CAST(:statuses AS procrastinate_job_status[]))
-          AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < :cutoff
-        ORDER BY j.id
-        LIMIT :limit
-        FOR UPDATE OF j SKIP LOCKED
-    ), attempts AS (
-        DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM doomed)
-    ), reviews AS (
-        DELETE FROM dead_letter_reviews WHERE job_id IN (SELECT id FROM doomed)
-    )
-    DELETE FROM procrastinate_jobs WHERE id IN (SELECT id FROM doomed) RETURNING id
-    """
-)
-
-
 def purge_finished_jobs(session: Session, cutoff: datetime, *, limit: int) -> int:
     """Delete up to `limit` jobs that finished before `cutoff`, with their attempts,
     dead-letter reviews and events. Call again until it returns less than `limit`."""
-    rows = session.execute(
-        _PURGE_SQL, {"statuses": list(FINISHED_STATUSES), "cutoff": cutoff, "limit": limit}
+    rows = run(
+        session,
+        QUEUE["purge_finished_jobs"],
+        {"statuses": list(FINISHED_STATUSES), "cutoff": cutoff, "limit": limit},
     )
     return len(rows.all())
 
 
 # --- health -------------------------------------------------------------------------------
-
-_QUEUE_DEPTHS_SQL = text(
-    "SELECT queue_name, count(*) FROM procrastinate_jobs WHERE status = 'todo' GROUP BY 1"
-)
-_WORKERS_SQL = text(
-    """
-    SELECT
-      (SELECT count(*) FROM procrastinate_workers
-       WHERE last_heartbeat >= now() - make_interval(secs => :timeout)) AS live_workers,
-      (SELECT count(*) FROM procrastinate_jobs j
-       LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
-       WHERE j.status = 'doing'
-         AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :timeout)))
-        AS stalled_jobs
-    """
-)
-# The oldest job that could run now: the earliest due scheduled job, or the first-deferred
-# unscheduled one (ids grow with time, so the lowest id is the oldest).
-_OLDEST_PENDING_SQL = text(
-    """
-    SELECT extract(epoch FROM now() - least(
-        (SELECT min(scheduled_at) FROM procrastinate_jobs
-         WHERE status = 'todo' AND scheduled_at <= now()),
-        (SELECT min(e.at) FROM procrastinate_events e
-         WHERE e.job_id = (SELECT min(id) FROM procrastinate_jobs
-                           WHERE status = 'todo' AND scheduled_at IS NULL))
-    ))
-    """
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +62,11 @@ def read_health(session: Session) -> Health:
     session.execute(text("SELECT 1"))
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     depths = {queue: 0 for queue in ALL_QUEUES}
-    depths.update({name: int(n) for name, n in session.execute(_QUEUE_DEPTHS_SQL)})
-    live, stalled = session.execute(_WORKERS_SQL, {"timeout": WORKER_TIMEOUT_SECONDS}).one()
-    oldest = session.scalar(_OLDEST_PENDING_SQL)
+    depths.update({name: int(n) for name, n in run(session, QUEUE["queue_depths"])})
+    timeout = get_settings().stalled_after_seconds
+    workers = run(session, QUEUE["live_workers_and_stalled_jobs"], {"timeout": timeout})
+    live, stalled = workers.one()
+    oldest = run(session, QUEUE["oldest_pending_seconds"]).scalar()
     return Health(
         database_latency_ms=latency_ms,
         queue_depths=depths,

@@ -197,3 +197,46 @@ FROM pg_class c, pg_stats s,
          AS v(status, freq)
 WHERE c.oid = to_regclass('procrastinate_jobs') AND s.schemaname = current_schema()
   AND s.tablename = 'procrastinate_jobs' AND s.attname = 'status';
+
+-- purge_finished_jobs --
+-- Delete a batch of jobs finished before a cutoff, with their attempts and reviews
+WITH doomed AS (
+    SELECT j.id FROM procrastinate_jobs j
+    WHERE j.status = ANY(CAST(%(statuses)s AS procrastinate_job_status[]))
+      AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s
+    ORDER BY j.id
+    LIMIT %(limit)s
+    FOR UPDATE OF j SKIP LOCKED
+), attempts AS (
+    DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM doomed)
+), reviews AS (
+    DELETE FROM dead_letter_reviews WHERE job_id IN (SELECT id FROM doomed)
+)
+DELETE FROM procrastinate_jobs WHERE id IN (SELECT id FROM doomed) RETURNING id;
+
+-- queue_depths --
+-- Waiting jobs per queue (health)
+SELECT queue_name, count(*) FROM procrastinate_jobs WHERE status = 'todo' GROUP BY 1;
+
+-- live_workers_and_stalled_jobs --
+-- Workers heartbeating within the threshold, and running jobs of silent ones (health)
+SELECT
+  (SELECT count(*) FROM procrastinate_workers
+   WHERE last_heartbeat >= now() - make_interval(secs => %(timeout)s)) AS live_workers,
+  (SELECT count(*) FROM procrastinate_jobs j
+   LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+   WHERE j.status = 'doing'
+     AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(timeout)s)))
+    AS stalled_jobs;
+
+-- oldest_pending_seconds --
+-- How long the oldest job that could run now has waited (health)
+-- The oldest job that could run now: the earliest due scheduled job, or the first-deferred
+-- unscheduled one (ids grow with time, so the lowest id is the oldest).
+SELECT extract(epoch FROM now() - least(
+    (SELECT min(scheduled_at) FROM procrastinate_jobs
+     WHERE status = 'todo' AND scheduled_at <= now()),
+    (SELECT min(e.at) FROM procrastinate_events e
+     WHERE e.job_id = (SELECT min(id) FROM procrastinate_jobs
+                       WHERE status = 'todo' AND scheduled_at IS NULL))
+));
