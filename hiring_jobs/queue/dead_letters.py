@@ -14,13 +14,14 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hiring_jobs import audit
 from hiring_jobs.models import DeadLetterRecord, DeadLetterReview, ReviewAction
 from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import defer
+from hiring_jobs.sql import QUEUE, run
 
 
 class DeadLetterError(ValueError):
@@ -59,20 +60,8 @@ class Stats:
     by_error: list[tuple[str | None, str | None, int]]  # fingerprint, exception type, count
 
 
-# Each failed job with its last error, and whether anyone reviewed it.
-_DEAD_LETTERS = """
-SELECT d.job_id, d.task_name, d.queue_name AS queue, j.args, j.attempts, d.exception_type,
-       d.error_message, d.error_fingerprint, d.failed_at, d.reviewed
-FROM dead_letters d
-JOIN procrastinate_jobs j ON j.id = d.job_id
-WHERE true
-"""
-
-_PENDING = _DEAD_LETTERS + " AND NOT d.reviewed"
-
-
-def _rows(session: Session, sql: str, params: dict[str, Any]) -> list[DeadLetter]:
-    return [DeadLetter(**row._mapping) for row in session.execute(text(sql), params)]
+def _rows(session: Session, name: str, params: dict[str, Any]) -> list[DeadLetter]:
+    return [DeadLetter(**row._mapping) for row in run(session, QUEUE[name], params)]
 
 
 def list_pending(
@@ -84,19 +73,12 @@ def list_pending(
     limit: int = 50,
 ) -> list[DeadLetter]:
     """Unreviewed failures, newest first; page with `before_id` (keyset)."""
-    sql = (
-        _PENDING
-        + " AND (CAST(:task AS text) IS NULL OR d.task_name = :task)"
-        + " AND (CAST(:fp AS text) IS NULL OR d.error_fingerprint = :fp)"
-        + " AND (CAST(:before AS bigint) IS NULL OR d.job_id < :before)"
-        + " ORDER BY d.job_id DESC LIMIT :limit"
-    )
     params = {"task": task, "fp": fingerprint, "before": before_id, "limit": limit}
-    return _rows(session, sql, params)
+    return _rows(session, "dead_letters_pending", params)
 
 
 def get(session: Session, job_id: int) -> DeadLetter:
-    rows = _rows(session, _DEAD_LETTERS + " AND d.job_id = :id", {"id": job_id})
+    rows = _rows(session, "dead_letter", {"id": job_id})
     if not rows:
         raise DeadLetterError(f"job {job_id} is not a failed job")
     return rows[0]
@@ -110,31 +92,9 @@ def reviews(session: Session, job_id: int) -> list[DeadLetterReview]:
     )
 
 
-_GROUPS = """
-WITH g AS (
-    -- Served by the covering partial index: no heap reads, no text compared.
-    SELECT task_name, error_fingerprint,
-           count(*) AS count, min(failed_at) AS first_seen, max(failed_at) AS last_seen
-    FROM dead_letters WHERE NOT reviewed
-    GROUP BY task_name, error_fingerprint
-)
-SELECT g.task_name, g.error_fingerprint, s.exception_type, s.error_message AS sample_message,
-       g.count, g.first_seen, g.last_seen
-FROM g
-LEFT JOIN LATERAL (
-    -- The fingerprint fixes the exception type: one sample row per group tells both.
-    SELECT exception_type, error_message FROM dead_letters d
-    WHERE NOT d.reviewed AND d.task_name = g.task_name
-      AND d.error_fingerprint IS NOT DISTINCT FROM g.error_fingerprint
-    LIMIT 1
-) s ON true
-ORDER BY g.count DESC, g.last_seen DESC
-"""
-
-
 def groups(session: Session) -> list[DeadLetterGroup]:
     """Pending failures grouped by task and error fingerprint, biggest first."""
-    return [DeadLetterGroup(**row._mapping) for row in session.execute(text(_GROUPS))]
+    return [DeadLetterGroup(**row._mapping) for row in run(session, QUEUE["dead_letter_groups"])]
 
 
 def stats(session: Session) -> Stats:
@@ -221,24 +181,12 @@ def _all_pending(
 ) -> list[DeadLetter]:
     if task is None and fingerprint is None:
         raise DeadLetterError("name a task or an error fingerprint for a bulk action")
-    # FOR UPDATE on the jobs: two operators retrying the same group do not both re-queue.
-    sql = (
-        _PENDING
-        + " AND (CAST(:task AS text) IS NULL OR d.task_name = :task)"
-        + " AND (CAST(:fp AS text) IS NULL OR d.error_fingerprint = :fp)"
-        + " ORDER BY d.job_id FOR UPDATE OF j, d"
-    )
-    return _rows(session, sql, {"task": task, "fp": fingerprint})
+    # Locked: two operators retrying the same group do not both re-queue.
+    return _rows(session, "dead_letters_pending_locked", {"task": task, "fp": fingerprint})
 
 
 def _retry_one(session: Session, letter: DeadLetter, *, by: str, notes: str) -> int:
-    original = session.execute(
-        text(
-            "SELECT priority, lock FROM procrastinate_jobs WHERE id = :id AND status = 'failed'"
-            " FOR UPDATE"
-        ),
-        {"id": letter.job_id},
-    ).one()
+    original = run(session, QUEUE["failed_job_options"], {"id": letter.job_id}).one()
     options: dict[str, Any] = {"queue": letter.queue, "priority": original.priority}
     if original.lock:
         options["lock"] = original.lock

@@ -240,3 +240,62 @@ SELECT extract(epoch FROM now() - least(
      WHERE e.job_id = (SELECT min(id) FROM procrastinate_jobs
                        WHERE status = 'todo' AND scheduled_at IS NULL))
 ));
+
+-- dead_letters_pending --
+-- Unreviewed failed jobs with their last error, newest first, filtered, a keyset page
+SELECT d.job_id, d.task_name, d.queue_name AS queue, j.args, j.attempts, d.exception_type,
+       d.error_message, d.error_fingerprint, d.failed_at, d.reviewed
+FROM dead_letters d
+JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE NOT d.reviewed
+  AND (CAST(%(task)s AS text) IS NULL OR d.task_name = %(task)s)
+  AND (CAST(%(fp)s AS text) IS NULL OR d.error_fingerprint = %(fp)s)
+  AND (CAST(%(before)s AS bigint) IS NULL OR d.job_id < %(before)s)
+ORDER BY d.job_id DESC
+LIMIT %(limit)s;
+
+-- dead_letter --
+-- One failed job with its last error, reviewed or not
+SELECT d.job_id, d.task_name, d.queue_name AS queue, j.args, j.attempts, d.exception_type,
+       d.error_message, d.error_fingerprint, d.failed_at, d.reviewed
+FROM dead_letters d
+JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE d.job_id = %(id)s;
+
+-- dead_letters_pending_locked --
+-- Unreviewed failed jobs of a task and/or fingerprint, locked: two operators cannot both act
+SELECT d.job_id, d.task_name, d.queue_name AS queue, j.args, j.attempts, d.exception_type,
+       d.error_message, d.error_fingerprint, d.failed_at, d.reviewed
+FROM dead_letters d
+JOIN procrastinate_jobs j ON j.id = d.job_id
+WHERE NOT d.reviewed
+  AND (CAST(%(task)s AS text) IS NULL OR d.task_name = %(task)s)
+  AND (CAST(%(fp)s AS text) IS NULL OR d.error_fingerprint = %(fp)s)
+ORDER BY d.job_id
+FOR UPDATE OF j, d;
+
+-- failed_job_options --
+-- A failed job's priority and lock, locked, to re-queue it as a new job
+SELECT priority, lock FROM procrastinate_jobs WHERE id = %(id)s AND status = 'failed'
+FOR UPDATE;
+
+-- dead_letter_groups --
+-- Unreviewed failed jobs grouped by task and error fingerprint, biggest first
+WITH g AS (
+    -- Served by the covering partial index: no heap reads, no text compared.
+    SELECT task_name, error_fingerprint,
+           count(*) AS count, min(failed_at) AS first_seen, max(failed_at) AS last_seen
+    FROM dead_letters WHERE NOT reviewed
+    GROUP BY task_name, error_fingerprint
+)
+SELECT g.task_name, g.error_fingerprint, s.exception_type, s.error_message AS sample_message,
+       g.count, g.first_seen, g.last_seen
+FROM g
+LEFT JOIN LATERAL (
+    -- The fingerprint fixes the exception type: one sample row per group tells both.
+    SELECT exception_type, error_message FROM dead_letters d
+    WHERE NOT d.reviewed AND d.task_name = g.task_name
+      AND d.error_fingerprint IS NOT DISTINCT FROM g.error_fingerprint
+    LIMIT 1
+) s ON true
+ORDER BY g.count DESC, g.last_seen DESC;
