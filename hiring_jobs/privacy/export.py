@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import JobAttempt, StoredFile
@@ -33,6 +33,7 @@ from hiring_jobs.privacy.inventory import Kind
 from hiring_jobs.privacy.subjects import get_user, jobs_about, rows_about, tables_with_subjects
 from hiring_jobs.progress import Progress, silent
 from hiring_jobs.services.files import write_private
+from hiring_jobs.sql import QUEUE, run
 
 FORMAT_VERSION = 1
 # Zip entries need a date; a fixed one keeps the archive identical for identical data.
@@ -79,13 +80,7 @@ def candidate_document(session: Session, user_id: int) -> dict[str, Any]:
 def jobs_document(session: Session, user_id: int) -> dict[str, Any]:
     """The jobs about them: what ran, with which arguments, how each attempt ended."""
     job_ids = jobs_about(session, user_id)
-    rows = session.execute(
-        text(
-            "SELECT id, task_name, queue_name, status::text AS status, args, attempts,"
-            " scheduled_at FROM procrastinate_jobs WHERE id = ANY(:ids) ORDER BY id"
-        ),
-        {"ids": job_ids},
-    )
+    rows = run(session, QUEUE["jobs_for_export"], {"ids": job_ids})
     attempts = _attempts(session, job_ids)
     events = _events(session, job_ids)
     jobs = [
@@ -125,13 +120,7 @@ def _attempts(session: Session, job_ids: list[int]) -> dict[int, list[dict[str, 
 
 
 def _events(session: Session, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    rows = session.execute(
-        text(
-            "SELECT job_id, type::text AS type, at FROM procrastinate_events"
-            " WHERE job_id = ANY(:ids) ORDER BY id"
-        ),
-        {"ids": job_ids},
-    )
+    rows = run(session, QUEUE["events_for_export"], {"ids": job_ids})
     found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row.job_id, []).append({"type": row.type, "at": jsonable(row.at)})

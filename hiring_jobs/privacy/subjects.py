@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from hiring_jobs.models import User
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import ArgumentKind, AtErasure, Table
+from hiring_jobs.sql import QUEUE, run
 
 SUBJECT_PARAM = "subject_id"
 
@@ -103,12 +104,7 @@ def jobs_about(session: Session, user_id: int) -> list[int]:
     documents = sorted(_argument_documents(session, user_id))
     if not documents:
         return []
-    # One containment test per document: each is answered by the GIN index on args.
-    query = text(
-        "SELECT DISTINCT j.id FROM unnest(CAST(:documents AS jsonb[])) AS d(document)"
-        " JOIN procrastinate_jobs AS j ON j.args @> d.document ORDER BY j.id"
-    )
-    return list(session.scalars(query, {"documents": documents}))
+    return list(run(session, QUEUE["jobs_about"], {"documents": documents}).scalars())
 
 
 def _argument_documents(session: Session, user_id: int) -> set[str]:

@@ -47,6 +47,7 @@ from hiring_jobs.models import (
 )
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import files
+from hiring_jobs.sql import QUEUE, run
 
 # Who counts as active: enabled, and seen in the last 30 days.
 ACTIVE_WINDOW = timedelta(days=30)
@@ -543,12 +544,6 @@ def quiz_performance(session: Session, start: datetime, end: datetime) -> dict[s
 
 # --- periods: daily stats, daily and weekly reports ---------------------------------------
 
-_JOB_EVENTS_SQL = text(
-    "SELECT type::text, count(*) FROM procrastinate_events"
-    " WHERE at >= :start AND at < :end AND type IN ('succeeded', 'failed')"
-    " GROUP BY type"
-)
-
 
 def period_stats(session: Session, start: datetime, end: datetime) -> Stats:
     """What happened in [start, end): flat figures, as the reports show them."""
@@ -598,7 +593,7 @@ def period_stats(session: Session, start: datetime, end: datetime) -> Stats:
         "new_job_postings",
     )
     stats: Stats = dict(zip(names, (int(value) for value in row), strict=True))
-    jobs = _counts(session.execute(_JOB_EVENTS_SQL, {"start": start, "end": end}))
+    jobs = _counts(run(session, QUEUE["finished_job_counts"], {"start": start, "end": end}))
     stats["jobs_succeeded"] = jobs.get("succeeded", 0)
     stats["jobs_failed"] = jobs.get("failed", 0)
     return stats

@@ -25,7 +25,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import ColumnElement, delete, or_, select, text
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import (
@@ -43,6 +43,7 @@ from hiring_jobs.models import (
 from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.services import files
 from hiring_jobs.services.analytics import xact_lock
+from hiring_jobs.sql import QUEUE, run
 
 CV_LIFETIME = timedelta(days=7)
 THUMBNAIL_SIZE = (256, 256)
@@ -409,22 +410,10 @@ def _mtime(path: Path) -> datetime:
 
 # --- resumes ------------------------------------------------------------------------------
 
-_PENDING_SQL = text(
-    """
-    SELECT r.id FROM resumes r
-    WHERE r.parse_status = 'pending' AND r.deleted_at IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM procrastinate_jobs j
-          WHERE j.task_name = 'resume.parse' AND j.status IN ('todo', 'doing')
-            AND j.args ->> 'resume_id' = CAST(r.id AS text))
-    ORDER BY r.created_at, r.id
-    """
-)
-
 
 def pending_resumes_without_job(session: Session) -> list[int]:
     """Pending resumes that no waiting or running parse job will handle."""
-    return list(session.scalars(_PENDING_SQL))
+    return list(run(session, QUEUE["pending_resumes_without_job"]).scalars())
 
 
 def delete_soft_deleted_resumes(session: Session, cutoff: datetime) -> list[str]:

@@ -299,3 +299,42 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) s ON true
 ORDER BY g.count DESC, g.last_seen DESC;
+
+-- jobs_about --
+-- Ids of the jobs whose arguments contain any of the documents, sorted (privacy/subjects.py)
+-- One containment test per document: each is answered by the GIN index on args.
+SELECT DISTINCT j.id
+FROM unnest(CAST(%(documents)s AS jsonb[])) AS d(document)
+JOIN procrastinate_jobs AS j ON j.args @> d.document
+ORDER BY j.id;
+
+-- jobs_for_export --
+-- The jobs of a data export: what ran, with which arguments (privacy/export.py)
+SELECT id, task_name, queue_name, status::text AS status, args, attempts, scheduled_at
+FROM procrastinate_jobs
+WHERE id = ANY(%(ids)s::bigint[])
+ORDER BY id;
+
+-- events_for_export --
+-- The events of a data export's jobs, in order (privacy/export.py)
+SELECT job_id, type::text AS type, at
+FROM procrastinate_events
+WHERE job_id = ANY(%(ids)s::bigint[])
+ORDER BY id;
+
+-- finished_job_counts --
+-- Succeeded and failed jobs in a period, from procrastinate_events (analytics reports)
+SELECT type::text, count(*)
+FROM procrastinate_events
+WHERE at >= %(start)s AND at < %(end)s AND type IN ('succeeded', 'failed')
+GROUP BY type;
+
+-- pending_resumes_without_job --
+-- Resumes waiting to be parsed that have no waiting or running parse job
+SELECT r.id FROM resumes r
+WHERE r.parse_status = 'pending' AND r.deleted_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM procrastinate_jobs j
+      WHERE j.task_name = 'resume.parse' AND j.status IN ('todo', 'doing')
+        AND j.args ->> 'resume_id' = CAST(r.id AS text))
+ORDER BY r.created_at, r.id;
