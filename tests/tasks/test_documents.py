@@ -46,12 +46,18 @@ def _png(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_cv_requested_twice_is_generated_and_emailed_once(
-    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def ada(session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> int:
+    """A user whose mail goes to the outbox (no SMTP server): her id."""
     use_no_smtp(monkeypatch)
     with session_factory() as session, session.begin():
-        user_id = make_user(session, full_name="Ada Lovelace", email="ada@example.com").id
+        return make_user(session, full_name="Ada Lovelace", email="ada@example.com").id
+
+
+def test_a_cv_requested_twice_is_generated_and_emailed_once(
+    session_factory: sessionmaker[Session], ada: int
+) -> None:
+    user_id = ada
     _defer_twice(
         session_factory, document_tasks.generate_cv_pdf, user_id=user_id, send_by_email=True
     )
@@ -69,13 +75,11 @@ def test_a_cv_requested_twice_is_generated_and_emailed_once(
 
 
 def test_a_cv_job_queued_with_the_former_email_flag_still_mails_the_pdf(
-    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    session_factory: sessionmaker[Session], ada: int
 ) -> None:
-    use_no_smtp(monkeypatch)
     with session_factory() as session, session.begin():
-        user_id = make_user(session, full_name="Ada Lovelace", email="ada@example.com").id
         # A row as jobs queued before the rename carry it: the flag named `email`.
-        defer(session, "documents.generate_cv_pdf", user_id=user_id, email=True)
+        defer(session, "documents.generate_cv_pdf", user_id=ada, email=True)
 
     run_worker_until_idle(queues=["documents", "email"])
 
