@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs import embedded
 from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import QUEUE
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -71,10 +72,7 @@ def check_database(url: str, *, timeout: int = 5) -> None:
     """Raise DatabaseUnavailable or NotMigrated with a one-line reason, else return."""
     try:
         with psycopg.connect(url, connect_timeout=timeout, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT to_regclass('public.alembic_version') IS NOT NULL,"
-                " to_regclass('public.procrastinate_jobs') IS NOT NULL"
-            ).fetchone()
+            row = conn.execute(QUEUE["is_migrated"]).fetchone()
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"cannot reach the database ({redact(url)}): {reason}") from None

@@ -16,7 +16,6 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import AttemptOutcome, FileKind, JobAttempt, User
@@ -24,6 +23,7 @@ from hiring_jobs.queue.attempts import error_fields
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services.email import PermanentEmailError
 from hiring_jobs.services.files import store_file
+from hiring_jobs.sql import QUEUE, run
 
 # A PNG header with nothing behind it: what a phone's interrupted upload leaves.
 TRUNCATED_PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x02"
@@ -78,11 +78,8 @@ def _refused_welcome_mail(session: Session) -> None:
         )
     )
     session.flush()  # the attempt first: the dead-letter trigger copies its error
-    for statement in (
-        "UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id",
-        "SELECT procrastinate_finish_job_v1(:id, 'failed', false)",
-    ):
-        session.execute(text(statement), {"id": job_id})
+    for name in ("start_job_for_demo", "fail_job"):
+        run(session, QUEUE[name], {"id": job_id})
 
 
 def _raised(error: Exception) -> Exception:

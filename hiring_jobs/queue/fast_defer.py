@@ -19,14 +19,8 @@ from typing import Any
 import psycopg
 from procrastinate import exceptions, jobs
 
-INSERT_JOBS = """
-INSERT INTO procrastinate_jobs
-    (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-SELECT %(queue)s, %(task)s, %(priority)s, %(lock)s, %(queueing_lock)s, a.args, %(scheduled_at)s
-  FROM unnest(%(args)s::jsonb[]) WITH ORDINALITY AS a(args, n)
- ORDER BY a.n
-RETURNING id
-"""
+from hiring_jobs.sql import QUEUE
+
 QUEUEING_LOCK_INDEX = "procrastinate_jobs_queueing_lock_idx_v1"
 
 
@@ -44,7 +38,7 @@ def batch_insert(
         "args": [json.dumps(kwargs) for kwargs in kwargs_list],
     }
     try:
-        rows = connection.execute(INSERT_JOBS, params).fetchall()
+        rows = connection.execute(QUEUE["insert_jobs"], params).fetchall()
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name == QUEUEING_LOCK_INDEX:
             raise exceptions.AlreadyEnqueued(

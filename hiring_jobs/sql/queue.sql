@@ -338,3 +338,25 @@ WHERE r.parse_status = 'pending' AND r.deleted_at IS NULL
       WHERE j.task_name = 'resume.parse' AND j.status IN ('todo', 'doing')
         AND j.args ->> 'resume_id' = CAST(r.id AS text))
 ORDER BY r.created_at, r.id;
+
+-- insert_jobs --
+-- Many jobs of one task and options in one statement, ids in argument order (fast_defer.py)
+INSERT INTO procrastinate_jobs
+    (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
+SELECT %(queue)s, %(task)s, %(priority)s, %(lock)s, %(queueing_lock)s, a.args, %(scheduled_at)s
+  FROM unnest(%(args)s::jsonb[]) WITH ORDINALITY AS a(args, n)
+ ORDER BY a.n
+RETURNING id;
+
+-- is_migrated --
+-- Whether Alembic's and Procrastinate's tables exist (db.check_database)
+SELECT to_regclass('public.alembic_version') IS NOT NULL,
+       to_regclass('public.procrastinate_jobs') IS NOT NULL;
+
+-- start_job_for_demo --
+-- Mark a job running, as a worker's fetch does, before failing it (demo data)
+UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %(id)s;
+
+-- fail_job --
+-- Finish a running job as failed with Procrastinate's own function (demo data)
+SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false);
