@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import operations
+from hiring_jobs.sql import QUEUE, run
 
 
 def stop_jobs(session: Session, job_ids: list[int]) -> Counter[str]:
@@ -52,13 +53,7 @@ def reduce_results(session: Session, job_ids: list[int]) -> Counter[str]:
 
 
 def job_counts(session: Session, job_ids: list[int]) -> dict[str, int]:
-    statuses = session.execute(
-        text(
-            "SELECT status::text, count(*) FROM procrastinate_jobs"
-            " WHERE id = ANY(:ids) GROUP BY status"
-        ),
-        {"ids": job_ids},
-    )
+    statuses = run(session, QUEUE["job_status_counts"], {"ids": job_ids})
     by_status = {status: int(n) for status, n in statuses}
     return {
         "jobs.about": len(job_ids),

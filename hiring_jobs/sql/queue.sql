@@ -360,3 +360,10 @@ UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %(id)s;
 -- fail_job --
 -- Finish a running job as failed with Procrastinate's own function (demo data)
 SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false);
+
+-- job_status_counts --
+-- How many of the ids are in each status (the erasure preview)
+SELECT status::text, count(*)
+FROM procrastinate_jobs
+WHERE id = ANY(%(ids)s::bigint[])
+GROUP BY status;
