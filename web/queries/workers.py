@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.settings import get_settings
 from hiring_jobs.sql import QUEUE, run
 from web.queries import overview
-
-# Worker processes seen in the last hour (by name), from the attempts they recorded.
-_SEEN = """
-SELECT worker_name, hostname, pid, array_agg(DISTINCT queue ORDER BY queue) AS queues,
-       count(*) AS attempts, max(started_at) AS last_started,
-       count(*) FILTER (WHERE outcome = 'running') AS running
-FROM job_attempts
-WHERE started_at >= now() - interval '1 hour' AND worker_name IS NOT NULL
-GROUP BY worker_name, hostname, pid
-ORDER BY max(started_at) DESC
-LIMIT 200
-"""
+from web.sql import ADMIN
 
 
 def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
@@ -32,7 +20,7 @@ def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
 
 
 def processes_seen(session: Session) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in session.execute(text(_SEEN))]
+    return [dict(row._mapping) for row in run(session, ADMIN["processes_seen"])]
 
 
 def workers_data(session: Session) -> dict[str, Any]:
