@@ -13,7 +13,8 @@ import click
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = (
-    "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
+    "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "snapshot",
+    "growth", "memory", "middleware",
 )  # fmt: skip
 
 
@@ -21,7 +22,7 @@ SECTIONS = (
 @click.option("--quick", is_flag=True, help="Small counts, one round: a smoke run.")
 @click.option(
     "--sections",
-    default="drain,enqueue,latency,resume,isolation,memory",
+    default="drain,enqueue,latency,resume,isolation,writes,backlog,memory",
     show_default=True,
     help=f"Comma-separated, from: {', '.join(SECTIONS)}.",
 )

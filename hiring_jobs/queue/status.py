@@ -18,7 +18,10 @@ SELECT j.id, j.task_name, j.queue_name, j.status, j.attempts, j.scheduled_at,
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
     SELECT result, exception_type, error_message, outcome
-    FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+    FROM job_attempts WHERE job_id = j.id
+    -- The order of ix_job_attempts_job: "ORDER BY id DESC" alone let the planner walk the
+    -- primary key backwards from the newest attempt, through every later job's rows.
+    ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
 WHERE j.id = :id
 """
