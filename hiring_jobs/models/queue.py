@@ -33,9 +33,7 @@ class JobAttempt(Base):
         # Not unique: a job retried from the dead-letter queue or rescued may run its
         # attempt number again; every run gets its own row.
         Index("ix_job_attempts_job", "job_id", "attempt"),
-        # Time ranges over a table written in time order: a BRIN summary, nearly free to
-        # keep up (migration 0011).
-        Index("ix_job_attempts_started_at_brin", "started_at", postgresql_using="brin"),
+        Index("ix_job_attempts_started_at", "started_at"),
         # The rescue's search for attempts left running (queue/rescue.py).
         Index(
             "ix_job_attempts_running", "started_at", postgresql_where=text("outcome = 'running'")

@@ -429,12 +429,13 @@ def section_snapshot(bench: Bench, sizes: Sizes, options: Options, report: Repor
         report.add("snapshot", f"{label}: dead tuples", result.dead())
     ours_dead = held.dead_share.get("procrastinate_jobs", 1.0)
     stock_dead = stock.dead_share.get("procrastinate_jobs", 0.0)
+    # n_dead_tup is an estimate: two points of slack. Both write two dead versions a job.
     report.check(
         "snapshot",
         "procrastinate_jobs dead share held, ours vs stock",
         f"{ours_dead:.0%} vs {stock_dead:.0%}",
-        "<= stock",
-        ours_dead <= stock_dead,
+        "<= stock (+2 pts)",
+        ours_dead <= stock_dead + 0.02,
     )
 
 
