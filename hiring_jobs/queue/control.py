@@ -27,7 +27,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from procrastinate.connector import BaseAsyncConnector
@@ -54,6 +54,12 @@ LIVE_WITHIN_SECONDS = 30.0
 
 class ControlError(ValueError):
     """A control request that cannot be applied; the message says why."""
+
+
+class Change(Protocol):
+    """pause, resume, or a limit bound to its slots: what the pages and the API call."""
+
+    def __call__(self, session: Session, queue: str, *, by: str, worker: str | None) -> None: ...
 
 
 # ---------------------------------------------------------------- operators' side
@@ -135,6 +141,21 @@ SELECT w.* FROM queue_workers w
 JOIN procrastinate_workers p ON p.id = w.worker_id
 WHERE p.last_heartbeat >= now() - interval '{LIVE_WITHIN_SECONDS} seconds'
 """
+
+
+def unreported_live_workers(session: Session) -> int:
+    """Live workers with no line in queue_workers (started before queue control existed, or
+    still starting): what they serve is unknown."""
+    return int(
+        session.scalar(
+            text(
+                "SELECT count(*) FROM procrastinate_workers p WHERE p.last_heartbeat >="
+                f" now() - interval '{LIVE_WITHIN_SECONDS} seconds'"
+                " AND NOT EXISTS (SELECT 1 FROM queue_workers w WHERE w.worker_id = p.id)"
+            )
+        )
+        or 0
+    )
 
 
 @dataclasses.dataclass(frozen=True)
