@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from hiring_jobs.queue.why import explain
 from web.admin import bp
 from web.admin.common import actor, task_names
 from web.db import get_session
@@ -55,6 +56,8 @@ def job_detail_data(job_id: int) -> dict[str, Any]:
         "events": job_queries.job_events(session, job_id),
         "attempts": job_queries.job_attempts(session, job_id),
         "related": related_records(session, job_id, job["args"]),
+        # What holds it, for a waiting job (live data).
+        "why": explain(session, job_id) if job["status"] == "todo" else None,
         # Never sent as is: masks these names in the job's arguments, errors and results.
         "names": known_names(session, job["args"]),
     }
