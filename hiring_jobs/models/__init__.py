@@ -5,7 +5,7 @@ from hiring_jobs.models.achievements import Achievement, AchievementUnlock
 from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
 from hiring_jobs.models.auth import AuthToken, TokenPurpose
 from hiring_jobs.models.base import Base
-from hiring_jobs.models.control import QueueSetting, QueueWorker
+from hiring_jobs.models.control import JobProgress, QueueSetting, QueueWorker
 from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
 from hiring_jobs.models.files import FileKind, StoredFile
 from hiring_jobs.models.jobs import (
@@ -77,6 +77,7 @@ __all__ = [
     "JobGroupMember",
     "JobPayload",
     "JobPosting",
+    "JobProgress",
     "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",

@@ -1,4 +1,5 @@
-"""Run-time control of queues (queue/control.py): what operators set, what workers serve.
+"""Run-time control of queues (queue/control.py): what operators set, what workers serve;
+and what running jobs report of their progress (queue/job_progress.py).
 
 `queue_settings` holds one row per queue and scope: fleet-wide (`worker_name` empty) or for
 one worker process (its name). `queue_workers` is each live worker process's own line:
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, String
+from sqlalchemy import BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hiring_jobs.models.base import Base, created_at_column
@@ -48,3 +49,15 @@ class QueueWorker(Base):
     applied: Mapped[dict[str, Any]]
     paused: Mapped[list[Any]]
     seen_at: Mapped[datetime] = created_at_column()
+
+
+class JobProgress(Base):
+    """The last progress a job reported (one row per job, deleted with the job)."""
+
+    __tablename__ = "job_progress"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[int]
+    total: Mapped[int | None]
+    message: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = created_at_column()

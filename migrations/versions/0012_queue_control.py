@@ -2,7 +2,8 @@
 
 `queue_settings`: pause and slots per queue, fleet-wide (worker_name '') or for one worker
 process. `queue_workers`: what each live worker process serves and applies now
-(queue/control.py).
+(queue/control.py). `job_progress`: the last progress each running job reported
+(queue/job_progress.py).
 
 Revision ID: 0012_queue_control
 Revises: 0010
@@ -53,9 +54,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("worker_id", name=op.f("pk_queue_workers")),
     )
     op.create_index(op.f("ix_queue_workers_worker_name"), "queue_workers", ["worker_name"])
+    op.create_table(
+        "job_progress",
+        sa.Column("job_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("job_id", name=op.f("pk_job_progress")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("job_progress")
     op.drop_index(op.f("ix_queue_workers_worker_name"), table_name="queue_workers")
     op.drop_table("queue_workers")
     op.drop_table("queue_settings")
