@@ -51,6 +51,24 @@ class QueueWorker(Base):
     seen_at: Mapped[datetime] = created_at_column()
 
 
+class PeriodicSetting(Base):
+    """A cron task's run-time settings (queue/cron.py); no row: enabled, `skip`."""
+
+    __tablename__ = "periodic_settings"
+    __table_args__ = (
+        CheckConstraint("catch_up IN ('skip', 'once', 'each')", name="catch_up"),
+        CheckConstraint("window_seconds > 0", name="window"),
+    )
+
+    task_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    periodic_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    catch_up: Mapped[str] = mapped_column(String(10), default="skip")
+    window_seconds: Mapped[int] = mapped_column(default=86400)
+    updated_at: Mapped[datetime] = created_at_column()
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
 class JobProgress(Base):
     """The last progress a job reported (one row per job, deleted with the job)."""
 

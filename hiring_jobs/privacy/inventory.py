@@ -376,6 +376,10 @@ TABLES: tuple[Table, ...] = (
             ("procrastinate_workers", "id last_heartbeat"),
             ("queue_settings", "queue_name worker_name paused concurrency updated_at updated_by"),
             (
+                "periodic_settings",
+                "task_name periodic_id enabled catch_up window_seconds updated_at updated_by",
+            ),
+            (
                 "queue_workers",
                 "worker_id worker_name hostname pid configured applied paused seen_at",
             ),

@@ -34,6 +34,7 @@ from procrastinate.worker import Worker
 
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
 from hiring_jobs.queue.control import QueueControl
+from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
 from hiring_jobs.queue.manager import QueueJobManager
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
 
@@ -153,6 +154,13 @@ class BatchingWorker(Worker):
             # Running until idle: jobs may wait for a slot of a full queue.
             await utils.wait_any(self._slot_freed.wait(), self._stop_event.wait())
             self._slot_freed.clear()
+
+    async def _periodic_deferrer(self) -> None:
+        """Cron ticks decided from the database and the run-time settings (queue/cron.py)."""
+        deferrer = ControlledPeriodicDeferrer(
+            registry=self.app.periodic_registry, **self.app.periodic_defaults
+        )
+        await deferrer.worker()
 
     def _start_side_tasks(self) -> list[asyncio.Task[Any]]:
         watch = self._control.watch(self.app.connector, lambda: self.worker_id, self.worker_name)

@@ -3,7 +3,8 @@
 `queue_settings`: pause and slots per queue, fleet-wide (worker_name '') or for one worker
 process. `queue_workers`: what each live worker process serves and applies now
 (queue/control.py). `job_progress`: the last progress each running job reported
-(queue/job_progress.py).
+(queue/job_progress.py). `periodic_settings`: cron tasks enabled or not, and their
+catch-up policy (queue/cron.py).
 
 Revision ID: 0012_queue_control
 Revises: 0010
@@ -55,6 +56,23 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_queue_workers_worker_name"), "queue_workers", ["worker_name"])
     op.create_table(
+        "periodic_settings",
+        sa.Column("task_name", sa.String(200), nullable=False),
+        sa.Column("periodic_id", sa.String(200), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("catch_up", sa.String(10), nullable=False),
+        sa.Column("window_seconds", sa.Integer(), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("updated_by", sa.String(100), nullable=False),
+        sa.CheckConstraint(
+            "catch_up IN ('skip', 'once', 'each')", name=op.f("ck_periodic_settings_catch_up")
+        ),
+        sa.CheckConstraint("window_seconds > 0", name=op.f("ck_periodic_settings_window")),
+        sa.PrimaryKeyConstraint("task_name", "periodic_id", name=op.f("pk_periodic_settings")),
+    )
+    op.create_table(
         "job_progress",
         sa.Column("job_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
@@ -69,6 +87,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("job_progress")
+    op.drop_table("periodic_settings")
     op.drop_index(op.f("ix_queue_workers_worker_name"), table_name="queue_workers")
     op.drop_table("queue_workers")
     op.drop_table("queue_settings")

@@ -205,6 +205,12 @@ def progress_steps(context: JobContext, steps: int, seconds: float) -> int:
     return steps
 
 
+@app.task(name="tests.tick", queue="default")
+def tick(timestamp: int) -> int:
+    """A cron task's body for tests that register it on a registry of their own."""
+    return timestamp
+
+
 @app.task(name="tests.allocate", queue="default")
 def allocate(megabytes: int) -> int:
     """Holds `megabytes` of memory when it returns (a big parse); answers its pid."""
