@@ -20,7 +20,7 @@ from hiring_jobs.jobs_cli import jobs_
 from hiring_jobs.logs import configure_logging
 from hiring_jobs.privacy.cli import erase_candidate, export_candidate
 from hiring_jobs.queues_cli import queues
-from hiring_jobs.schedules import schedule
+from hiring_jobs.schedules import cron_group, schedule
 from hiring_jobs.settings import SettingsError, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -191,6 +191,7 @@ def _export_database_url() -> None:
 
 
 main.add_command(bench)
+main.add_command(cron_group)
 main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)
