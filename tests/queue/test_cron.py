@@ -5,19 +5,23 @@ deciding at once defer each tick once)."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from procrastinate.periodic import PeriodicRegistry
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.models import AuditLogEntry
 from hiring_jobs.queue import cron
 from hiring_jobs.queue.cron import CatchUp, ControlledPeriodicDeferrer, Policy, ticks_to_defer
 from tests.support import tasks
+from tests.support.processes import cli_env, start_cli, wait_for
 
 MINUTELY = "* * * * *"
 NOW = 1_780_000_030.0  # 30 s after a minute's tick
@@ -148,3 +152,61 @@ def test_bad_settings_are_clear_errors(registry: PeriodicRegistry, session: Sess
     session.rollback()
     assert session.scalar(text("SELECT count(*) FROM periodic_settings")) == 0
     assert not session.query(AuditLogEntry).count()
+
+
+# ---------------------------------------------------------------- a real worker process
+
+
+def _ticks(database_url: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT (args->>'timestamp')::bigint FROM procrastinate_jobs"
+            " WHERE task_name = 'tests.every_second' ORDER BY 1"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.slow
+def test_a_worker_stops_deferring_a_disabled_task_and_catches_up_each_tick_when_enabled(
+    database_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    env = cli_env(
+        DATABASE_URL=database_url,
+        HIRING_JOBS_TASK_MODULES="tests.support.cron_tasks",
+        HIRING_JOBS_WORKER_PROCESSES="1",
+    )
+    worker = start_cli("worker", "--queues", "email=1", env=env, log=tmp_path / "worker.log")
+    try:
+        wait_for(lambda: len(_ticks(database_url)) >= 3, timeout=90, what="ticks", process=worker)
+        # The rows `hiring-jobs cron disable/catch-up` write (the task's module is the
+        # worker's, not imported here: cron.find would not know the task).
+        with session_factory() as session:
+            session.execute(
+                text("INSERT INTO periodic_settings (task_name, periodic_id, enabled, catch_up,"
+                     " window_seconds, updated_by) VALUES ('tests.every_second', 'every_second',"
+                     " false, 'each', 3600, 'test')")
+            )  # fmt: skip
+            session.commit()
+            disabled_at = session.scalar(text("SELECT extract(epoch FROM clock_timestamp())"))
+        time.sleep(6)  # the deferrer re-reads its settings at every tick (every second here)
+        during = [t for t in _ticks(database_url) if t > float(disabled_at) + 2]
+        assert during == [], "nothing deferred while disabled (one in-flight tick allowed)"
+        before = _ticks(database_url)
+
+        with session_factory() as session:
+            session.execute(text("UPDATE periodic_settings SET enabled = true"))
+            session.commit()
+        wait_for(
+            lambda: len(_ticks(database_url)) >= len(before) + 6,
+            timeout=60,
+            what="the missed ticks to be caught up",
+            process=worker,
+        )
+        ticks = _ticks(database_url)
+        assert len(ticks) == len(set(ticks)), "each tick once"
+        assert ticks == list(range(ticks[0], ticks[-1] + 1)), "no second skipped: each caught up"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
