@@ -290,3 +290,35 @@ def test_a_changed_limit_takes_effect_on_running_workers_without_a_restart(
     wait_for(lambda: _all_done(database_url), timeout=120, what="the second batch to end")
     assert 2 < _max_overlap(database_url, "high") <= 6
     assert two_workers.poll() is None, "the workers were never restarted"
+
+
+@pytest.mark.slow
+def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    two_workers: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        (paused_id, paused_name), (other_id, _) = conn.execute(
+            "SELECT worker_id, worker_name FROM queue_workers ORDER BY worker_id"
+        ).fetchall()
+    _act(session_factory, lambda s: control.pause(s, "default", by="test", worker=paused_name))
+    wait_for(
+        lambda: _scalar(database_url, "SELECT paused ? 'default' FROM queue_workers"
+                        " WHERE worker_id = %(w)s", w=paused_id) is True,
+        timeout=30,
+        what="that worker to report its pause",
+    )  # fmt: skip
+    log = tmp_path / "runs.log"
+    log.touch()
+    _defer_runs(session_factory, log, "one", 16, 0.2)
+    wait_for(lambda: _all_done(database_url), timeout=120, what="every job to run")
+    ran_on = _scalar(
+        database_url,
+        "SELECT array_agg(DISTINCT worker_id) FROM procrastinate_jobs"
+        " WHERE task_name = 'tests.timed_run'",
+    )
+    assert ran_on == [other_id], "only the worker that is not paused started jobs"
