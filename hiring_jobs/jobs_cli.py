@@ -12,9 +12,8 @@ import click
 from sqlalchemy.orm import Session
 
 from hiring_jobs.cli_support import Column, by_option, in_session, json_option, table, to_json
-from hiring_jobs.queue.why import explain
 from web.filters import duration_ms, when
-from web.masking import masked_fields
+from web.masking import masked_explanation, masked_fields
 from web.queries import actions
 from web.queries import jobs as job_queries
 from web.queries.related import known_names
@@ -132,17 +131,9 @@ def why(job_id: int, as_json: bool) -> None:
     """What holds a waiting job now: schedule, retry backoff, a paused queue, no worker,
     busy slots, its lock, jobs ahead (the job page's explanation)."""
 
-    def load(session: Session) -> dict[str, Any]:
-        found = explain(session, job_id)
-        if found is None:
-            raise click.ClickException(f"no job {job_id}: it never existed or was deleted")
-        job = job_queries.get_job(session, job_id)
-        names = known_names(session, job["args"]) if job else ()
-        body = found.as_dict()
-        body["reasons"] = [masked_fields(reason, names) for reason in body["reasons"]]
-        return body
-
-    found = in_session(load)
+    found = in_session(lambda session: masked_explanation(session, job_id))
+    if found is None:
+        raise click.ClickException(f"no job {job_id}: it never existed or was deleted")
     if as_json:
         click.echo(to_json(found))
         return

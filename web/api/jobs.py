@@ -10,15 +10,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from hiring_jobs.queue.status import job_status
-from hiring_jobs.queue.why import explain
 from web.admin.common import actor
 from web.admin.jobs import bulk_plan, job_detail_data
 from web.api import bp
 from web.db import get_session
-from web.masking import masked_fields
+from web.masking import masked_explanation, masked_fields
 from web.queries import actions
 from web.queries import jobs as job_queries
-from web.queries.related import known_names
 from web.security import login_required, operator_required
 from web.validation import int_arg, json_body, limit_arg
 
@@ -74,15 +72,10 @@ def status(job_id: int) -> ResponseReturnValue:
 @login_required
 def why(job_id: int) -> ResponseReturnValue:
     """What holds a waiting job now, in words (hiring_jobs.queue.why)."""
-    session = get_session()
-    found = explain(session, job_id)
+    found = masked_explanation(get_session(), job_id)
     if found is None:
         abort(404, description=f"no job {job_id}: it never existed or was deleted")
-    job = job_queries.get_job(session, job_id)
-    names = known_names(session, job["args"]) if job else ()
-    body = found.as_dict()
-    body["reasons"] = [masked_fields(reason, names) for reason in body["reasons"]]
-    return jsonify(body)
+    return jsonify(found)
 
 
 def _act(job_id: int, run: Any) -> ResponseReturnValue:
