@@ -7,7 +7,8 @@ once per WRITE_INTERVAL_SECONDS; a report that falls inside the interval is kept
 written when the interval ends (a timer thread), so the last value is always written. A
 report of completion (done == total) is written at once. It works wherever the task runs:
 in the worker's event loop, in a thread, or in a task child process (queue/children.py),
-since each process writes through its own database connection.
+since each process writes through its own database connection. The write is synchronous:
+in an async task it holds the event loop for one round trip, at most once a second.
 
 Procrastinate's JobContext has no such method and is built both by the worker and by the
 task children; `install()` gives the class one (our only addition to it), so every task
