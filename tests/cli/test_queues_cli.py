@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.cli import main
 from hiring_jobs.models import AuditLogEntry, QueueSetting
+from tests.support.jobs import live_worker
 from tests.web.helpers import defer_jobs
 
 
@@ -71,3 +72,22 @@ def test_bad_input_is_a_one_line_error_that_changes_nothing(
         assert (
             session.scalar(text("SELECT count(*) FROM audit_log WHERE action LIKE 'queue.%'")) == 0
         )
+
+
+def test_queues_lists_the_live_workers_serving_each_queue_with_their_slots_now(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    live_worker(database_url, "default=3,*=2", "host-7-0")
+    live_worker(database_url, "resume=1", "host-8-0")
+    found = listed()
+    [default] = found["default"]["workers"]
+    assert (default["worker_name"], default["slots"], default["bucket"]) == (
+        "host-7-0",
+        3,
+        "default",
+    )
+    [email] = found["email"]["workers"]
+    assert (email["worker_name"], email["slots"], email["bucket"]) == ("host-7-0", 2, "*")
+    assert [w["worker_name"] for w in found["resume"]["workers"]] == ["host-7-0", "host-8-0"]
+    assert found["resume"]["serving"] == 2
+    assert "host-7-0=3" in invoke("queues").stdout

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from procrastinate import PsycopgConnector
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import AttemptOutcome, JobAttempt
-from hiring_jobs.queue import control, slots
+from hiring_jobs.queue import control
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from hiring_jobs.queue.why import explain
-
-
-def live_worker(database_url: str, spec: str, name: str) -> int:
-    """A worker process's registration as a real one makes it: Procrastinate's row, then
-    queue control's report (QueueControl.refresh, the code workers run)."""
-    connector = PsycopgConnector(conninfo=database_url)
-
-    async def register() -> int:
-        await connector.open_async()
-        try:
-            row = await connector.execute_query_one_async(
-                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id"  # type: ignore[arg-type]
-            )
-            parsed = slots.parse(spec)
-            gate = control.QueueControl(parsed, slots.SlotCounter(parsed), wake=lambda: None)
-            await gate.refresh(connector, row["id"], name)
-            return int(row["id"])
-        finally:
-            await connector.close_async()
-
-    return asyncio.run(register())
+from tests.support.jobs import live_worker
 
 
 def echo(session: Session, *, options: DeferOptions | None = None) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hiring_jobs.cli import main
 from hiring_jobs.models import AttemptOutcome, JobAttempt
 from hiring_jobs.queue import control
-from tests.queue.test_why import live_worker
+from tests.support.jobs import live_worker
 from tests.web.helpers import defer_jobs
 
 
