@@ -147,9 +147,10 @@ class BatchingWorker(Worker):
                 await self._start_or_reject(job)
             if fetched:
                 continue
-            if self.wait or all(free.values()):
+            if self.wait or all(free.values()) or not self._running_jobs:
                 # Upstream's outer loop waits for a notification, the polling interval
-                # or a finishing job of a full queue (_on_job_complete).
+                # or a finishing job of a full queue (_on_job_complete). Nothing running:
+                # no slot will free (a paused queue has none), so idle means done.
                 break
             # Running until idle: jobs may wait for a slot of a full queue.
             await utils.wait_any(self._slot_freed.wait(), self._stop_event.wait())

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import AuditLogEntry, QueueSetting
 from hiring_jobs.queue import control
-from hiring_jobs.queue.defer import batch_defer
+from hiring_jobs.queue.defer import batch_defer, defer
 from hiring_jobs.queue.slots import QueueSlots, SlotCounter
 from tests.support import tasks
 from tests.support.processes import cli_env, start_cli, wait_for
@@ -322,3 +322,26 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
         " WHERE task_name = 'tests.timed_run'",
     )
     assert ran_on == [other_id], "only the worker that is not paused started jobs"
+
+
+def test_a_worker_run_until_idle_leaves_a_paused_queue_waiting_and_still_ends(
+    session_factory: sessionmaker[Session],
+) -> None:
+    import asyncio
+
+    from tests.support.jobs import run_batching_worker_until_idle
+
+    with session_factory() as session:
+        held = defer(session, "tests.echo", value=1)
+        served = defer(session, "tests.echo", options={"queue": "email"}, value=2)
+        control.pause(session, "default", by="test")
+        session.commit()
+    asyncio.run(run_batching_worker_until_idle(batch_size=4, concurrency=2))
+    with session_factory() as session:
+        statuses = dict(
+            session.execute(
+                text("SELECT id, status FROM procrastinate_jobs WHERE id IN (:a, :b)"),
+                {"a": held, "b": served},
+            ).all()
+        )
+    assert statuses == {held: "todo", served: "succeeded"}
