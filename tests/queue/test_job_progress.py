@@ -64,3 +64,22 @@ def test_bad_values_are_refused() -> None:
         context.progress(-1, 10)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="total must be"):
         context.progress(1, "ten")  # type: ignore[attr-defined]
+
+
+def test_an_async_task_reports_from_the_event_loop_and_its_last_value_is_kept(
+    session_factory: sessionmaker[Session],
+) -> None:
+    import asyncio
+
+    from hiring_jobs.queue.defer import defer
+    from tests.support.jobs import run_batching_worker_until_idle
+
+    with session_factory() as session:
+        job_id = defer(session, "tests.progress_async", steps=20)
+        session.commit()
+    asyncio.run(run_batching_worker_until_idle(batch_size=2, concurrency=1))
+    wait_for(
+        lambda: _stored(session_factory, job_id) == (20, 20, "async step 20"),
+        timeout=30,
+        what="the last value (a completion: written at once)",
+    )

@@ -205,6 +205,15 @@ def progress_steps(context: JobContext, steps: int, seconds: float) -> int:
     return steps
 
 
+@app.task(name="tests.progress_async", queue="default", pass_context=True)
+async def progress_async(context: JobContext, steps: int) -> int:
+    """Reports each step from the worker's event loop."""
+    for step in range(1, steps + 1):
+        await asyncio.sleep(0.01)
+        context.progress(step, steps, f"async step {step}")  # type: ignore[attr-defined]
+    return steps
+
+
 @app.task(name="tests.tick", queue="default")
 def tick(timestamp: int) -> int:
     """A cron task's body for tests that register it on a registry of their own."""
