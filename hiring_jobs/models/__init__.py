@@ -5,6 +5,7 @@ from hiring_jobs.models.achievements import Achievement, AchievementUnlock
 from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
 from hiring_jobs.models.auth import AuthToken, TokenPurpose
 from hiring_jobs.models.base import Base
+from hiring_jobs.models.control import JobProgress, PeriodicSetting, QueueSetting, QueueWorker
 from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
 from hiring_jobs.models.files import FileKind, StoredFile
 from hiring_jobs.models.jobs import (
@@ -76,13 +77,17 @@ __all__ = [
     "JobGroupMember",
     "JobPayload",
     "JobPosting",
+    "JobProgress",
     "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",
     "Notification",
     "ParseStatus",
     "PendingFileDeletion",
+    "PeriodicSetting",
     "PostingStatus",
+    "QueueSetting",
+    "QueueWorker",
     "QuizAttempt",
     "RateLimitBucket",
     "RecommendationCache",

@@ -312,6 +312,14 @@ TABLES: tuple[Table, ...] = (
         keep_rows=True,
         why="operators' actions; reveals name the value's place, never the value",
     ),
+    Table(
+        "job_progress",
+        subjects=(),
+        personal={},
+        not_personal=_cols("job_id done total message updated_at"),
+        why="counts and step names our tasks report (queue/job_progress.py), never names "
+        "or contents; deleted with the job",
+    ),
     # --- staff access (operators of this system, not the platform's users) ---------------
     Table(
         "accounts",
@@ -366,6 +374,15 @@ TABLES: tuple[Table, ...] = (
             ("procrastinate_events", "id job_id type at"),
             ("procrastinate_periodic_defers", "id task_name defer_timestamp job_id periodic_id"),
             ("procrastinate_workers", "id last_heartbeat"),
+            ("queue_settings", "queue_name worker_name paused concurrency updated_at updated_by"),
+            (
+                "periodic_settings",
+                "task_name periodic_id enabled catch_up window_seconds updated_at updated_by",
+            ),
+            (
+                "queue_workers",
+                "worker_id worker_name hostname pid configured applied paused seen_at",
+            ),
             ("alembic_version", "version_num"),
         )
     ),

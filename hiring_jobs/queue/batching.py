@@ -33,6 +33,8 @@ from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
+from hiring_jobs.queue.control import QueueControl
+from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
 from hiring_jobs.queue.manager import QueueJobManager
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
 
@@ -154,25 +156,41 @@ class BatchingWorker(Worker):
         self.batch_size = batch_size
         self._counter = SlotCounter(slots)
         self._slot_freed = asyncio.Event()
+        # Pause and slots changed at run time: paused queues get no free slot.
+        self._control = QueueControl(slots, self._counter, wake=self._new_job_event.set)
         self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
 
     async def _fetch_and_process_jobs(self) -> None:
         """Fetch for every queue with free slots until nothing more can start now."""
+        if not self._control.loaded.is_set():
+            await utils.wait_any(self._control.loaded.wait(), self._stop_event.wait())
         while not self._stop_event.is_set():
-            free = {q: min(n, self.batch_size) for q, n in self._counter.free().items()}
+            free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
             self._new_job_event.clear()
             fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
                 await self._start_or_reject(job)
             if fetched:
                 continue
-            if self.wait or all(free.values()):
+            if self.wait or all(free.values()) or not self._running_jobs:
                 # Upstream's outer loop waits for a notification, the polling interval
-                # or a finishing job of a full queue (_on_job_complete).
+                # or a finishing job of a full queue (_on_job_complete). Nothing running:
+                # no slot will free (a paused queue has none), so idle means done.
                 break
             # Running until idle: jobs may wait for a slot of a full queue.
             await utils.wait_any(self._slot_freed.wait(), self._stop_event.wait())
             self._slot_freed.clear()
+
+    async def _periodic_deferrer(self) -> None:
+        """Cron ticks decided from the database and the run-time settings (queue/cron.py)."""
+        deferrer = ControlledPeriodicDeferrer(
+            registry=self.app.periodic_registry, **self.app.periodic_defaults
+        )
+        await deferrer.worker()
+
+    def _start_side_tasks(self) -> list[asyncio.Task[Any]]:
+        watch = self._control.watch(self.app.connector, lambda: self.worker_id, self.worker_name)
+        return [*super()._start_side_tasks(), asyncio.create_task(watch, name="queue_control")]
 
     async def _fetch(self, free: dict[str, int]) -> list[jobs.Job]:
         assert self.worker_id is not None

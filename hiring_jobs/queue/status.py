@@ -1,6 +1,7 @@
 """A job's status in the terms Celery users know, with its result or error.
 
-PENDING (waiting, never run), STARTED (running), RETRY (waiting for another attempt),
+PENDING (waiting, never run), STARTED (running), PROGRESS (running, and it reported its
+progress: `progress` holds done, total and message), RETRY (waiting for another attempt),
 SUCCESS, FAILURE, CANCELLED (cancelled or aborted).
 """
 
@@ -14,10 +15,12 @@ from sqlalchemy.orm import Session
 
 _STATUS_SQL = """
 SELECT j.id, j.task_name, j.queue_name, j.status, j.attempts, j.scheduled_at,
-       a.result, a.exception_type, a.error_message, a.outcome
+       a.result, a.exception_type, a.error_message, a.outcome, a.started_at,
+       p.done, p.total, p.message, p.updated_at AS progress_at
 FROM procrastinate_jobs j
+LEFT JOIN job_progress p ON p.job_id = j.id
 LEFT JOIN LATERAL (
-    SELECT result, exception_type, error_message, outcome
+    SELECT result, exception_type, error_message, outcome, started_at
     FROM job_attempts WHERE job_id = j.id
     -- The order of ix_job_attempts_job: "ORDER BY id DESC" alone let the planner walk the
     -- primary key backwards from the newest attempt, through every later job's rows.
@@ -36,6 +39,7 @@ class JobStatus:
     attempts: int
     result: Any = None
     error: dict[str, str] | None = None
+    progress: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -59,6 +63,17 @@ def job_status(session: Session, job_id: int) -> JobStatus | None:
     if row is None:
         return None
     state = state_of(row.status, row.attempts)
+    progress = None
+    # Reported during the latest attempt: an earlier attempt's progress is not this run's.
+    if row.done is not None and (row.started_at is None or row.progress_at >= row.started_at):
+        progress = {
+            "done": row.done,
+            "total": row.total,
+            "message": row.message,
+            "updated_at": row.progress_at,
+        }
+        if state == "STARTED":
+            state = "PROGRESS"
     error = None
     if state in {"FAILURE", "RETRY"} and row.exception_type:
         error = {"type": row.exception_type, "message": row.error_message or ""}
@@ -70,4 +85,5 @@ def job_status(session: Session, job_id: int) -> JobStatus | None:
         attempts=row.attempts,
         result=row.result if state == "SUCCESS" else None,
         error=error,
+        progress=progress,
     )

@@ -44,6 +44,8 @@ _PURGE_SQL = text(
         DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM doomed)
     ), reviews AS (
         DELETE FROM dead_letter_reviews WHERE job_id IN (SELECT id FROM doomed)
+    ), progress AS (
+        DELETE FROM job_progress WHERE job_id IN (SELECT id FROM doomed)
     )
     DELETE FROM procrastinate_jobs WHERE id IN (SELECT id FROM doomed) RETURNING id
     """
@@ -52,7 +54,7 @@ _PURGE_SQL = text(
 
 def purge_finished_jobs(session: Session, cutoff: datetime, *, limit: int) -> int:
     """Delete up to `limit` jobs that finished before `cutoff`, with their attempts,
-    dead-letter reviews and events. Call again until it returns less than `limit`."""
+    dead-letter reviews, progress and events. Call again until it returns less than `limit`."""
     rows = session.execute(
         _PURGE_SQL, {"statuses": list(FINISHED_STATUSES), "cutoff": cutoff, "limit": limit}
     )

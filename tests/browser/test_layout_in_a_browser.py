@@ -21,6 +21,8 @@ LIST_PAGES = [
     "/admin/dead-letters/jobs?task=tests.fail",
     "/admin/dead-letters/history",
     "/admin/periodic",
+    "/admin/queues",
+    "/admin/queues/default",
     "/admin/workers",
     "/admin/outbox",
     "/admin/audit",

@@ -33,6 +33,7 @@ from hiring_jobs.privacy import inventory, payloads, retention
 from hiring_jobs.privacy.inventory import ArgumentKind, Retention
 from hiring_jobs.privacy.retention import REMOVED, RetentionPolicy, RetentionReport
 from hiring_jobs.queue.defer import defer
+from hiring_jobs.queue.status import job_status
 from hiring_jobs.services import files
 from hiring_jobs.settings import Settings, get_settings
 from hiring_jobs.tasks import privacy as privacy_tasks
@@ -442,6 +443,11 @@ def test_the_daily_task_runs_on_a_worker_and_reports_what_it_removed(
     assert (entry.actor, entry.action, entry.details) == ("retention", "retention", expected)
     assert not path.exists()
     assert any(r.getMessage().startswith("retention removed:") for r in caplog.records)
+    with session_factory() as session:
+        reported = job_status(session, task_job)
+    assert reported is not None and reported.progress is not None
+    assert (reported.progress["done"], reported.progress["total"]) == (5, 5)
+    assert reported.progress["message"] == "files removed", "the last step, always written"
 
 
 # --- what it works from -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from web.admin import (  # noqa: E402
     overview,
     periodic,
     privacy,
+    queues,
     reveal,
     workers,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "overview",
     "periodic",
     "privacy",
+    "queues",
     "reveal",
     "workers",
 ]

@@ -8,6 +8,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from hiring_jobs.queue import job_progress
+from hiring_jobs.queue.why import explain
 from web.admin import bp
 from web.admin.common import actor, task_names
 from web.db import get_session
@@ -32,9 +34,11 @@ def jobs() -> ResponseReturnValue:
         session, job_filter, before=int_arg("before"), after=int_arg("after")
     )
     count = job_queries.capped_count(session, *job_filter.conditions())
+    running = [row["id"] for row in page.rows if row["status"] == "doing"]
     return render_template(
         "admin/jobs.html",
         page=page,
+        progress=job_progress.read(session, running),
         count=count,
         job_filter=job_filter,
         error=error,
@@ -55,6 +59,9 @@ def job_detail_data(job_id: int) -> dict[str, Any]:
         "events": job_queries.job_events(session, job_id),
         "attempts": job_queries.job_attempts(session, job_id),
         "related": related_records(session, job_id, job["args"]),
+        # What holds it, for a waiting job (live data).
+        "why": explain(session, job_id) if job["status"] == "todo" else None,
+        "progress": job_progress.read(session, [job_id]).get(job_id),
         # Never sent as is: masks these names in the job's arguments, errors and results.
         "names": known_names(session, job["args"]),
     }

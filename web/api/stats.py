@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hiring_jobs.models import AuditLogEntry
 from web.admin.common import jobs_app
 from web.admin.overview import overview_data
-from web.admin.periodic import run_periodic_now
+from web.admin.periodic import change_cron, run_periodic_now
 from web.admin.workers import workers_data
 from web.api import bp
 from web.db import get_session
@@ -19,7 +19,7 @@ from web.masking import masked_fields
 from web.queries import periodic
 from web.queries.outbox import list_outbox, recipient_names
 from web.security import login_required, operator_required
-from web.validation import int_arg
+from web.validation import int_arg, json_body
 
 
 @bp.get("/stats")
@@ -56,6 +56,16 @@ def workers() -> ResponseReturnValue:
 def periodic_tasks() -> ResponseReturnValue:
     found = periodic.schedules(get_session(), jobs_app())
     return jsonify(periodic=[schedule.as_dict() for schedule in found])
+
+
+@bp.post("/periodic/<key>/<any(enable, disable, 'catch-up'):change>")
+@operator_required
+def change_periodic(key: str, change: str) -> ResponseReturnValue:
+    """catch-up takes {"catch_up": "skip"|"once"|"each", "window_minutes": N}."""
+    body = json_body() if change == "catch-up" else {}
+    change_cron(key, change, {k: str(v) for k, v in body.items() if v is not None})
+    [found] = [s for s in periodic.schedules(get_session(), jobs_app()) if s.key == key]
+    return jsonify(found.as_dict())
 
 
 @bp.post("/periodic/<key>/run")
