@@ -22,6 +22,7 @@ from hiring_jobs.models.learning import (
     QuizAttempt,
 )
 from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.operator import WorkerProcess
 from hiring_jobs.models.privacy import ErasureRecord, JobPayload, PendingFileDeletion
 from hiring_jobs.models.queue import (
     AttemptOutcome,
@@ -97,4 +98,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserSkill",
+    "WorkerProcess",
 ]

@@ -366,6 +366,10 @@ TABLES: tuple[Table, ...] = (
             ("procrastinate_events", "id job_id type at"),
             ("procrastinate_periodic_defers", "id task_name defer_timestamp job_id periodic_id"),
             ("procrastinate_workers", "id last_heartbeat"),
+            (
+                "worker_processes",
+                "worker_id worker_name hostname pid concurrency slots started_at",
+            ),
             ("alembic_version", "version_num"),
         )
     ),

@@ -34,6 +34,41 @@ LIMIT 200
 """
 
 
+# What each live registration recorded about itself (queue/registration.py).
+_REGISTRATIONS = """
+SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.started_at
+FROM worker_processes p
+JOIN procrastinate_workers w ON w.id = p.worker_id
+ORDER BY p.worker_id
+LIMIT 1000
+"""
+
+_REGISTRATION = """
+SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.started_at
+FROM worker_processes p WHERE p.worker_id = :worker_id
+"""
+
+
+def registrations(session: Session) -> dict[int, dict[str, Any]]:
+    return {row.worker_id: dict(row._mapping) for row in session.execute(text(_REGISTRATIONS))}
+
+
+def registration(session: Session, worker_id: int | None) -> dict[str, Any] | None:
+    if worker_id is None:
+        return None
+    row = session.execute(text(_REGISTRATION), {"worker_id": worker_id}).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+def slot_use(slots: dict[str, int], running: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Busy and total slots per bucket: a named queue, or "*" for the queues not named."""
+    busy = dict.fromkeys(slots, 0)
+    for job in running:
+        bucket = job["queue_name"] if job["queue_name"] in slots else "*"
+        busy[bucket] = busy.get(bucket, 0) + 1
+    return [{"queue": queue, "busy": busy[queue], "slots": slots.get(queue)} for queue in busy]
+
+
 def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {}
     for row in session.execute(text(_RUNNING)):
