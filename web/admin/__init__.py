@@ -1,5 +1,5 @@
-"""The admin pages: overview, jobs, dead letters, cron tasks, workers, mail outbox, audit log,
-and (admins only) accounts and API tokens.
+"""The admin pages: overview, jobs, tasks, dead letters, cron tasks, workers, mail outbox,
+audit log, and (admins only) accounts and API tokens.
 
 Every page needs a login; every action needs the operator role (accounts and tokens: the
 admin role) and a CSRF token (see web.security), and writes an audit row in the same
@@ -23,6 +23,7 @@ from web.admin import (  # noqa: E402
     periodic,
     privacy,
     reveal,
+    tasks,
     workers,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "periodic",
     "privacy",
     "reveal",
+    "tasks",
     "workers",
 ]
