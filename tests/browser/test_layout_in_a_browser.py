@@ -22,6 +22,9 @@ LIST_PAGES = [
     "/admin/dead-letters/history",
     "/admin/periodic",
     "/admin/workers",
+    "/admin/tasks",
+    "/admin/tasks?window=1h",
+    "/admin/tasks/tests.fail",
     "/admin/outbox",
     "/admin/audit",
 ]
