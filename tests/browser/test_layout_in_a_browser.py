@@ -25,6 +25,7 @@ LIST_PAGES = [
     "/admin/tasks",
     "/admin/tasks?window=1h",
     "/admin/tasks/tests.fail",
+    "/admin/alerts",
     "/admin/outbox",
     "/admin/audit",
 ]
