@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 # What each worker is running now, and where (the attempt row written when it started).
 _RUNNING = """
-SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name, a.started_at,
+SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name,
+       coalesce(a.started_at, (SELECT max(e.at) FROM procrastinate_events e
+                               WHERE e.job_id = j.id AND e.type = 'started')) AS started_at,
        coalesce(a.worker_name, p.worker_name) AS worker_name,
        coalesce(a.hostname, p.hostname) AS hostname, coalesce(a.pid, p.pid) AS pid
 FROM procrastinate_jobs j
@@ -17,7 +19,8 @@ LEFT JOIN LATERAL (
     SELECT started_at, worker_name, hostname, pid FROM job_attempts
     WHERE job_id = j.id ORDER BY attempt DESC LIMIT 1
 ) a ON true
--- Between fetch and the attempt row, the worker's own registration names the process.
+-- Between fetch and the attempt row, Procrastinate's `started` event and the worker's
+-- registration say when and where.
 LEFT JOIN worker_processes p ON p.worker_id = j.worker_id
 WHERE j.status = 'doing' AND j.worker_id IS NOT NULL
 ORDER BY j.worker_id, j.id
