@@ -65,31 +65,46 @@ HAVING count(*) >= :min_runs
 
 # Ready jobs in a queue that no live worker serves: a live worker serves a queue when its
 # recorded slots name the queue or "*" (other queues), or when it recorded no slots.
+# Counted per queue first, so the worker check runs once per queue, not once per job.
 QUEUE_UNSERVED = """
-SELECT j.queue_name AS subject, count(*) AS waiting
-FROM procrastinate_jobs j
-WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
-  AND (:queue = '' OR j.queue_name = :queue)
-  AND NOT EXISTS (
-      SELECT 1 FROM procrastinate_workers w
-      LEFT JOIN worker_processes p ON p.worker_id = w.id
-      WHERE w.last_heartbeat >= now() - make_interval(secs => :live_seconds)
-        AND (p.worker_id IS NULL OR p.slots ? j.queue_name OR p.slots ? '*'))
-GROUP BY j.queue_name
+WITH waiting AS (
+    SELECT queue_name, count(*) AS waiting
+    FROM procrastinate_jobs
+    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
+      AND (:queue = '' OR queue_name = :queue)
+    GROUP BY queue_name
+)
+SELECT q.queue_name AS subject, q.waiting
+FROM waiting q
+WHERE NOT EXISTS (
+    SELECT 1 FROM procrastinate_workers w
+    LEFT JOIN worker_processes p ON p.worker_id = w.id
+    WHERE w.last_heartbeat >= now() - make_interval(secs => :live_seconds)
+      AND (p.worker_id IS NULL OR p.slots ? q.queue_name OR p.slots ? '*'))
 """
 
+# Per queue with waiting jobs, its first ready job (by id, through the fetch index) and
+# since when it has been ready: deferred, or scheduled for later than that. The
+# overview's "oldest waiting" reads the same way.
 OLDEST_WAITING = """
-SELECT j.queue_name AS subject,
-       extract(epoch FROM now() - min(coalesce(j.scheduled_at, e.at))) AS waited
-FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT min(at) AS at FROM procrastinate_events
-    WHERE job_id = j.id AND type = 'deferred'
-) e ON true
-WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
-  AND (:queue = '' OR j.queue_name = :queue)
-GROUP BY j.queue_name
-HAVING extract(epoch FROM now() - min(coalesce(j.scheduled_at, e.at))) > :seconds
+WITH queues AS (
+    SELECT DISTINCT queue_name FROM procrastinate_jobs
+    WHERE status = 'todo' AND (:queue = '' OR queue_name = :queue)
+), oldest AS (
+    SELECT q.queue_name, GREATEST(
+        (SELECT min(e.at) FROM procrastinate_events e
+         WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
+    FROM queues q
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
+        WHERE j.queue_name = q.queue_name AND j.status = 'todo'
+          AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+        ORDER BY j.id LIMIT 1
+    ) r
+)
+SELECT queue_name AS subject, extract(epoch FROM now() - since) AS waited
+FROM oldest
+WHERE since < now() - make_interval(secs => :seconds)
 """
 
 STALLED_JOBS = """

@@ -219,8 +219,8 @@ def test_stalled_jobs_dead_letters_and_waiting_jobs_each_hold_when_they_should(
     with session_factory() as session, session.begin():
         session.execute(
             text(
-                "UPDATE procrastinate_jobs SET scheduled_at = now() - interval '2 hours'"
-                " WHERE id = :id"
+                "UPDATE procrastinate_events SET at = now() - interval '2 hours'"
+                " WHERE job_id = :id AND type = 'deferred'"
             ),
             {"id": waiting},
         )
