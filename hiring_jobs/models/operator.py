@@ -31,6 +31,8 @@ class WorkerProcess(Base):
     concurrency: Mapped[int]  # every slot of every queue
     # {"email": 4, "resume": 2, "*": 4}: "*" are slots shared by queues not named.
     slots: Mapped[dict[str, int]] = mapped_column(JSONB)
+    # How the process runs its jobs: fetch batch, child recycling, shutdown grace, heartbeat.
+    pool: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     started_at: Mapped[datetime] = created_at_column()
 
 

@@ -388,7 +388,7 @@ TABLES: tuple[Table, ...] = (
             ("procrastinate_workers", "id last_heartbeat"),
             (
                 "worker_processes",
-                "worker_id worker_name hostname pid concurrency slots started_at",
+                "worker_id worker_name hostname pid concurrency slots pool started_at",
             ),
             ("alembic_version", "version_num"),
         )

@@ -138,8 +138,11 @@ async def _run(config: WorkerConfig, name: str, supervisor_pid: int | None) -> N
                         "install_signal_handlers": False,  # ours tell a stop from a crash
                     },
                 )
+                pool = registration.pool_details(
+                    get_settings(), processes=config.processes, batch_size=batch_size
+                )
                 recording = asyncio.ensure_future(
-                    registration.record_when_registered(app, worker, config.slots, name)
+                    registration.record_when_registered(app, worker, config.slots, name, pool)
                 )
                 with signals.stopping(worker):
                     try:

@@ -32,6 +32,12 @@ def upgrade() -> None:
         sa.Column("concurrency", sa.Integer(), nullable=False),
         sa.Column("slots", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
+            "pool",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
             "started_at",
             sa.DateTime(timezone=True),
             server_default=sa.text("now()"),

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import WorkerProcess
+from hiring_jobs.settings import get_settings
 from tests.support.factories import make_user
 from tests.support.processes import cli_env, start_cli, wait_for
 from tests.web.helpers import defer_jobs
@@ -69,6 +70,8 @@ def test_an_idle_worker_shows_its_process_concurrency_and_slots_per_queue(
     assert recorded.hostname == socket.gethostname() and recorded.pid > 0
     assert recorded.concurrency == 3
     assert recorded.slots == {"default": 2, "email": 1}
+    assert recorded.pool["processes"] == 1 and recorded.pool["batch_size"] >= 1
+    assert recorded.pool["max_tasks_per_child"] == get_settings().max_tasks_per_child
     page = operator.get("/admin/workers").data.decode()
     assert "unknown while idle" not in page
     row = page[page.index(f'id="worker-{recorded.worker_id}"') :]
@@ -76,6 +79,7 @@ def test_an_idle_worker_shows_its_process_concurrency_and_slots_per_queue(
     assert recorded.worker_name in row and f"pid {recorded.pid}" in row
     assert "0 / 3" in row
     assert re.search(r"default 0/2</span>", row) and re.search(r"email 0/1</span>", row)
+    assert "1 process · batch" in row and "child recycled after" in row
 
 
 def test_a_job_links_to_the_worker_process_that_ran_it(

@@ -42,7 +42,8 @@ LIMIT 200
 
 # What each live registration recorded about itself (queue/registration.py).
 _REGISTRATIONS = """
-SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.started_at
+SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.pool,
+       p.started_at
 FROM worker_processes p
 JOIN procrastinate_workers w ON w.id = p.worker_id
 ORDER BY p.worker_id
