@@ -227,8 +227,16 @@ def evaluate(session: Session) -> dict[str, int]:
     Runs in the caller's transaction: the incidents and their notifications commit
     together."""
     opened = resolved = 0
-    for rule in session.scalars(select(AlertRule).where(AlertRule.enabled)):
-        findings = {f.subject: f for f in check(session, rule)}
+    for rule in session.scalars(select(AlertRule).where(AlertRule.enabled)).all():
+        try:
+            # A rule whose check fails (a cron task gone, a statement timeout) must not
+            # keep the others from being checked: its own savepoint, and a log line.
+            with session.begin_nested():
+                found = check(session, rule)
+        except Exception:
+            logger.exception("alert rule %s (%s) could not be checked", rule.name, rule.kind)
+            continue
+        findings = {f.subject: f for f in found}
         open_now = {
             incident.subject: incident
             for incident in session.scalars(
@@ -264,10 +272,15 @@ def notify(session: Session, rule: AlertRule, incident_id: int, event: str) -> N
             to=recipient,
             subject=subject,
             body=body,
-            idempotency_key=f"alert:{incident_id}:{event}:{recipient}",
+            # The address hashed: any length fits the key's column.
+            idempotency_key=f"alert:{incident_id}:{event}:{_short_hash(recipient)}",
         )
     if rule.webhook_url:
         defer(session, WEBHOOK_TASK, incident_id=incident_id, event=event)
+
+
+def _short_hash(text_value: str) -> str:
+    return hashlib.sha256(text_value.lower().encode()).hexdigest()[:16]
 
 
 def recipients(rule: AlertRule) -> list[str]:

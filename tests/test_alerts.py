@@ -287,3 +287,20 @@ def test_disabling_resolves_quietly_and_acknowledging_is_audited(
         ).all()
         assert session.scalar(select(func.count()).select_from(AlertRule)) == 1
     assert actions == ["alert.rule_add", "alert.acknowledge", "alert.rule_disable"]
+
+
+def test_a_rule_whose_check_fails_does_not_stop_the_others(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _rule(session_factory, AlertKind.CRON_MISSED)
+    _rule(session_factory, AlertKind.OLDEST_WAITING, "seconds=0")
+    defer_jobs(session_factory, "tests.echo", [{"value": 1}])
+
+    def broken(session: Session, params: object) -> list[alerts.Finding]:
+        session.execute(text("SELECT 1 / 0"))  # fails inside the database
+        return []
+
+    monkeypatch.setitem(alerts.CHECKS, AlertKind.CRON_MISSED, broken)  # type: ignore[index]
+    assert _evaluate(session_factory) == {"opened": 1, "resolved": 0}
+    [incident] = _incidents(session_factory)
+    assert incident.subject == "default"
