@@ -38,7 +38,7 @@ class Frame:
 @dataclasses.dataclass(frozen=True)
 class TaskFrames:
     frames: list[Frame]
-    exception: str | None  # the exception line that follows the innermost task frame
+    exception: str | None  # the exception line ending the last part with a task frame
 
     def format(self) -> str:
         lines = [frame.format() for frame in self.frames]
@@ -59,13 +59,15 @@ def task_frames(text: str | None) -> TaskFrames:
     exception they raised; empty when the traceback has none (a time limit, a crash)."""
     frames: list[Frame] = []
     exception: str | None = None
-    pending_exception = False  # the last frame read was a task frame
+    # A task frame was read since the last exception line: the next exception line (after
+    # any library frames below the task's) is what the task's code let out.
+    after_task_frame = False
     current: dict[str, str] | None = None
     for line in (text or "").splitlines():
         if match := _FRAME.match(line):
             _flush(current, frames)
             current = {**match.groupdict(), "code": ""}
-            pending_exception = not is_machinery(current["path"])
+            after_task_frame = after_task_frame or not is_machinery(current["path"])
         elif line.startswith((" ", "\t")):
             if current is not None and not current["code"] and line.strip(" ^~\t"):
                 current["code"] = line.strip()
@@ -73,8 +75,8 @@ def task_frames(text: str | None) -> TaskFrames:
             _flush(current, frames)
             current = None
             stripped = line.strip()
-            if pending_exception and _is_exception_line(stripped):
-                exception, pending_exception = stripped, False
+            if after_task_frame and _is_exception_line(stripped):
+                exception, after_task_frame = stripped, False
     _flush(current, frames)
     return TaskFrames(_unique(frames), exception)
 

@@ -53,6 +53,21 @@ def test_task_frames_keep_only_the_tasks_code_in_order_with_its_exception() -> N
     assert "_parse_resume" in own.format()
 
 
+def test_the_exception_is_the_one_ending_the_task_part_even_below_library_frames() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/hiring_jobs/tasks/email.py", line 10, in send\n'
+        "    session.commit()\n"
+        '  File "/srv/app/.venv/lib/python3.11/site-packages/sqlalchemy/orm/session.py",'
+        " line 2, in commit\n"
+        "    self._flush()\n"
+        "sqlalchemy.exc.IntegrityError: (psycopg.errors.ForeignKeyViolation) insert\n"
+    )
+    own = task_frames(text)
+    assert [f.function for f in own.frames] == ["send"]
+    assert own.exception is not None and "ForeignKeyViolation" in own.exception
+
+
 def test_a_traceback_without_task_frames_gives_none() -> None:
     assert task_frames(None).frames == []
     machinery_only = (
