@@ -28,12 +28,11 @@ from procrastinate import JobContext
 from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
 
+from hiring_jobs.logs import TRACE_ARG
 from hiring_jobs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# Job arguments key carrying the W3C traceparent; stripped before the task is called.
-TRACE_ARG = "_traceparent"
 INSTRUMENTATION = "hiring_jobs"
 
 _provider: trace.TracerProvider | None = None

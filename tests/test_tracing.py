@@ -4,6 +4,7 @@ not configured."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +21,7 @@ from hiring_jobs import tracing
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.settings import get_settings
 from tests.support import tasks
-from tests.support.jobs import jobs
+from tests.support.jobs import jobs, run_batching_worker_until_idle
 from tests.web.helpers import run_worker_in_thread
 from web import create_app
 from web.db import get_session
@@ -99,6 +100,21 @@ def test_a_request_its_defer_and_the_jobs_attempt_are_one_trace(
     assert consumer.name == "run tests.echo"
     assert consumer.attributes["messaging.message.id"] == str(job["id"])
     assert consumer.attributes["hiring_jobs.attempt"] == 1
+    assert consumer.status.status_code == StatusCode.OK
+
+
+def test_the_batching_worker_of_hiring_jobs_worker_runs_traced_jobs_the_same_way(
+    exporter: InMemorySpanExporter, session_factory: sessionmaker[Session]
+) -> None:
+    """The worker `hiring-jobs worker` runs (batched fetch, child processes): the trace
+    argument never reaches the task, and the attempt joins the request's trace."""
+    _client("echo").post("/things", headers={"traceparent": UPSTREAM})
+    asyncio.run(run_batching_worker_until_idle(batch_size=4, concurrency=2))
+    with session_factory() as session:
+        [job] = jobs(session)
+    assert job["status"] == "succeeded"
+    [consumer] = _by_kind(exporter.get_finished_spans(), SpanKind.CONSUMER)
+    assert format(consumer.context.trace_id, "032x") == UPSTREAM_TRACE
     assert consumer.status.status_code == StatusCode.OK
 
 
