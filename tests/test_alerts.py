@@ -22,6 +22,7 @@ from hiring_jobs.models import AlertIncident, AlertKind, AlertRule, AuditLogEntr
 from hiring_jobs.settings import get_settings
 from tests.services.test_email import Inbox, running_smtp, use_smtp
 from tests.support.jobs import run_worker_until_idle
+from tests.support.processes import wait_for
 from tests.web.helpers import defer_jobs, failed_job
 
 SECRET = "webhook-shared-secret"
@@ -304,3 +305,46 @@ def test_a_rule_whose_check_fails_does_not_stop_the_others(
     assert _evaluate(session_factory) == {"opened": 1, "resolved": 0}
     [incident] = _incidents(session_factory)
     assert incident.subject == "default"
+
+
+def test_two_evaluations_at_once_say_an_incident_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The second evaluation waits on the first one's open incident (the partial unique
+    index) and, once that commits, finds it open: no second incident, no second email."""
+    _rule(session_factory, AlertKind.OLDEST_WAITING, "seconds=0", email_to="ops@example.com")
+    defer_jobs(session_factory, "tests.echo", [{"value": 1}])
+    first = session_factory()
+    first.begin()
+    assert alerts.evaluate(first)["opened"] == 1  # not committed yet
+    second: dict[str, Any] = {}
+
+    def evaluate_meanwhile() -> None:
+        with session_factory() as session, session.begin():
+            second.update(alerts.evaluate(session))
+
+    thread = threading.Thread(target=evaluate_meanwhile)
+    thread.start()
+    wait_for(lambda: _waiting_on_a_lock(session_factory), timeout=60, what="the second to wait")
+    first.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert second == {"opened": 0, "resolved": 0}
+    assert len(_incidents(session_factory)) == 1
+    with session_factory() as session:
+        emails = session.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'email.send'")
+        )
+    assert emails == 1
+
+
+def _waiting_on_a_lock(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return bool(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        )
