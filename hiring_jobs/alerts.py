@@ -28,6 +28,7 @@ from hiring_jobs.models import AlertIncident, AlertKind, AlertRule
 from hiring_jobs.queue import audit
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import email
+from hiring_jobs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -288,11 +289,13 @@ def recipients(rule: AlertRule) -> list[str]:
 
 
 def message(rule: AlertRule, incident: AlertIncident, event: str) -> tuple[str, str]:
+    page = f"{get_settings().public_url or email.DEFAULT_BASE_URL}/admin/alerts"
     if event == "opened":
         subject = f"[alert] {rule.name}: {incident.summary}"
         body = (
             f"Alert rule {rule.name!r} ({rule.kind}) holds since "
             f"{_utc(incident.opened_at)} UTC:\n\n  {incident.summary}\n\n"
+            f"Acknowledge it on {page}#incident-{incident.id}\n\n"
             "You will get one more message when it recovers."
         )
     else:
@@ -300,7 +303,7 @@ def message(rule: AlertRule, incident: AlertIncident, event: str) -> tuple[str, 
         body = (
             f"Alert rule {rule.name!r} ({rule.kind}) no longer holds since "
             f"{_utc(incident.resolved_at)} UTC.\n\nIt had opened at "
-            f"{_utc(incident.opened_at)} UTC with:\n\n  {incident.summary}\n"
+            f"{_utc(incident.opened_at)} UTC with:\n\n  {incident.summary}\n\n{page}\n"
         )
     return subject, body
 

@@ -127,6 +127,8 @@ def test_an_incident_is_said_once_by_email_and_signed_webhook_then_its_recovery(
     assert sorted(m["To"] for m in inbox.messages) == ["lead@example.com", "ops@example.com"]
     subjects = [m["Subject"].strip() for m in inbox.messages]  # a long one is folded
     assert all(s.startswith("[alert] queue_unserved: queue default") for s in subjects), subjects
+    body_text = inbox.messages[0].get_body(("plain",)).get_content()
+    assert f"/admin/alerts#incident-{incident.id}" in body_text
     [call] = webhook.calls
     body = json.loads(call["body"])
     assert (body["event"], body["subject"], body["incident_id"]) == (
