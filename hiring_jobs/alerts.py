@@ -137,6 +137,12 @@ WHERE id = :id AND resolved_at IS NULL
 RETURNING id
 """
 
+# A disabled rule's open incidents end without a recovery notice: nobody watches them now.
+RESOLVE_RULE_INCIDENTS = """
+UPDATE alert_incidents SET resolved_at = now()
+WHERE rule_id = :id AND resolved_at IS NULL
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
@@ -426,13 +432,7 @@ def set_enabled(session: Session, rule_id: int, enabled: bool, *, by: str) -> Al
     rule = _rule(session, rule_id)
     rule.enabled = enabled
     if not enabled:
-        session.execute(
-            text(
-                "UPDATE alert_incidents SET resolved_at = now()"
-                " WHERE rule_id = :id AND resolved_at IS NULL"
-            ),
-            {"id": rule_id},
-        )
+        session.execute(text(RESOLVE_RULE_INCIDENTS), {"id": rule_id})
     action = "alert.rule_enable" if enabled else "alert.rule_disable"
     audit.record(session, actor=by, action=action, target=f"alert rule {rule.name}")
     return rule
