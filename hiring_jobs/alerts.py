@@ -47,8 +47,6 @@ PARAMS: Mapping[AlertKind, Mapping[str, Any]] = {
     AlertKind.CRON_MISSED: {},
     AlertKind.DEAD_LETTERS_GROWING: {"window_minutes": 60, "min_new": 10},
 }
-# A worker silent this long is not live (Procrastinate's default stalled_worker_timeout).
-LIVE_WORKER_SECONDS = 30.0
 
 TASK_FAILURE_RATE = """
 SELECT task_name AS subject,
@@ -158,6 +156,11 @@ def _rows(session: Session, sql: str, params: Mapping[str, Any]) -> list[Any]:
     return list(session.execute(text(sql), dict(params)))
 
 
+def _live_seconds() -> float:
+    """A worker silent this long is dead: the stalled-job rescue's own judgement."""
+    return get_settings().stalled_after_seconds
+
+
 def _task_failure_rate(session: Session, p: Mapping[str, Any]) -> list[Finding]:
     return [
         Finding(
@@ -170,7 +173,7 @@ def _task_failure_rate(session: Session, p: Mapping[str, Any]) -> list[Finding]:
 
 
 def _queue_unserved(session: Session, p: Mapping[str, Any]) -> list[Finding]:
-    params = {**p, "live_seconds": LIVE_WORKER_SECONDS}
+    params = {**p, "live_seconds": _live_seconds()}
     return [
         Finding(r.subject, f"queue {r.subject}: {r.waiting} ready jobs and no live worker")
         for r in _rows(session, QUEUE_UNSERVED, params)
@@ -189,7 +192,7 @@ def _oldest_waiting(session: Session, p: Mapping[str, Any]) -> list[Finding]:
 
 
 def _stalled_jobs(session: Session, p: Mapping[str, Any]) -> list[Finding]:
-    params = {**p, "live_seconds": LIVE_WORKER_SECONDS}
+    params = {**p, "live_seconds": _live_seconds()}
     return [
         Finding("", f"{r.stalled} running jobs belong to workers that stopped heartbeating")
         for r in _rows(session, STALLED_JOBS, params)
