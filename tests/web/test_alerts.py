@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs import alerts
 from hiring_jobs.models import AlertIncident, AlertRule, AuditLogEntry
-from tests.web.helpers import defer_jobs, post
+from tests.web.helpers import defer_jobs, post, post_json
 
 XSS = "<script>alert(1)</script>"
 
@@ -95,3 +95,24 @@ def test_changes_need_the_csrf_token_and_names_are_escaped(operator: FlaskClient
     assert response.status_code in (400, 403)
     page = _add(operator, name=XSS)
     assert XSS not in page and "&lt;script&gt;" in page
+
+
+def test_the_api_lists_alerts_and_acknowledges_with_clear_errors(
+    operator: FlaskClient, viewer: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    _add(operator)
+    defer_jobs(session_factory, "tests.echo", [{"value": 1}])
+    with session_factory() as session, session.begin():
+        alerts.evaluate(session)
+    body = viewer.get("/api/alerts").get_json()
+    [rule] = body["rules"]
+    assert rule["kind"] == "oldest_waiting" and rule["params"] == {"queue": "", "seconds": 0}
+    assert rule["email_to"] == ["ops@example.com"]
+    [incident] = body["incidents"]
+    assert incident["subject"] == "default" and incident["acknowledged_at"] is None
+    url = f"/api/alerts/incidents/{incident['id']}/acknowledge"
+    assert post_json(viewer, url).status_code == 403
+    acknowledged = post_json(operator, url)
+    assert acknowledged.status_code == 200 and acknowledged.get_json()["acknowledged_by"] == "admin"
+    assert post_json(operator, url).status_code == 409
+    assert post_json(operator, "/api/alerts/incidents/999/acknowledge").status_code == 404

@@ -80,6 +80,9 @@ def test_an_idle_worker_shows_its_process_concurrency_and_slots_per_queue(
     assert "0 / 3" in row
     assert re.search(r"default 0/2</span>", row) and re.search(r"email 0/1</span>", row)
     assert "1 process · batch" in row and "child recycled after" in row
+    [worker] = [w for w in operator.get("/api/workers").get_json()["workers"] if w["live"]]
+    assert worker["process"]["worker_name"] == recorded.worker_name
+    assert worker["process"]["slots"] == {"default": 2, "email": 1}
 
 
 def test_a_job_links_to_the_worker_process_that_ran_it(
