@@ -19,6 +19,7 @@ from hiring_jobs.queue.attempts import record_attempts
 from hiring_jobs.queue.context import bind_job_context
 from hiring_jobs.queue.execution import execute
 from hiring_jobs.settings import get_settings
+from hiring_jobs.tracing import trace_job
 
 # Pool size when nothing else is said: the web app and the CLI defer on their own
 # SQLAlchemy connections, so the pool serves listen/notify, fetching and admin queries.
@@ -94,9 +95,10 @@ app = App(
     connector=make_connector(),
     # Every worker, ours or the stock CLI's, records every attempt (errors, results, timing)
     # and runs tasks the same way (child processes, limits, leases: queue/execution.py).
-    # Outermost first: log context (and request id), then the attempt record, then the
-    # execution, so a timed-out or stopped attempt is recorded like any other.
-    worker_defaults={"worker_middleware": [bind_job_context, record_attempts, execute]},
+    # Outermost first: log context (and request id), the attempt's trace span (when
+    # tracing is configured), then the attempt record, then the execution, so a timed-out
+    # or stopped attempt is recorded like any other.
+    worker_defaults={"worker_middleware": [bind_job_context, trace_job, record_attempts, execute]},
     # HIRING_JOBS_TASK_MODULES adds modules that register more tasks on this app.
     import_paths=["hiring_jobs.tasks", *get_settings().task_modules],
 )

@@ -23,6 +23,7 @@ from hiring_jobs.models.learning import (
     QuizAttempt,
 )
 from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.operator import AlertIncident, AlertKind, AlertRule, WorkerProcess
 from hiring_jobs.models.privacy import ErasureRecord, JobPayload, PendingFileDeletion
 from hiring_jobs.models.queue import (
     AttemptOutcome,
@@ -53,6 +54,9 @@ __all__ = [
     "Achievement",
     "AchievementUnlock",
     "ActivityEvent",
+    "AlertIncident",
+    "AlertKind",
+    "AlertRule",
     "AnalyticsSnapshot",
     "ApiToken",
     "Application",
@@ -102,4 +106,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserSkill",
+    "WorkerProcess",
 ]

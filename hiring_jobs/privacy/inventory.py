@@ -350,6 +350,26 @@ TABLES: tuple[Table, ...] = (
         why="failed logins per staff account and client address; rows go a day after "
         "their last failure (access.throttle.forget_old)",
     ),
+    Table(
+        "alert_rules",
+        subjects=(),
+        personal={},
+        not_personal=_cols(
+            "id name kind params email_to webhook_url enabled created_by created_at"
+        ),
+        keep_rows=True,
+        why="operators' alert settings: staff addresses and names, like audit_log.actor",
+    ),
+    Table(
+        "alert_incidents",
+        subjects=(),
+        personal={},
+        not_personal=_cols(
+            "id rule_id subject summary opened_at resolved_at acknowledged_at acknowledged_by"
+        ),
+        keep_rows=True,
+        why="summaries name tasks, queues and counts, never a job's arguments",
+    ),
     # --- nothing personal ----------------------------------------------------------------
     *(
         Table(name, subjects=(), personal={}, not_personal=_cols(columns))
@@ -382,6 +402,10 @@ TABLES: tuple[Table, ...] = (
             (
                 "queue_workers",
                 "worker_id worker_name hostname pid configured applied paused seen_at",
+            ),
+            (
+                "worker_processes",
+                "worker_id worker_name hostname pid concurrency slots pool started_at",
             ),
             ("alembic_version", "version_num"),
         )
@@ -449,6 +473,7 @@ ARGUMENTS: dict[str, Argument] = {
     "job_posting_id": _id("job_postings"),
     "group_id": _id("job_groups"),
     "up_to_id": _id("notifications"),
+    "incident_id": _id("alert_incidents"),
     # Values: numbers, dates, codes and flags.
     "timestamp": VALUE,
     "day": VALUE,
@@ -465,6 +490,7 @@ ARGUMENTS: dict[str, Argument] = {
     "content_type": VALUE,
     "content_id": VALUE,
     "comment_id": VALUE,
+    "event": VALUE,  # an alert incident's "opened" or "resolved"
     # Procrastinate's builtin remove_old_jobs.
     "max_hours": VALUE,
     "queue": VALUE,

@@ -70,8 +70,6 @@ KEPT_ARGUMENTS = tuple(
         | {REQUEST_ID_ARG}
     )
 )
-# Steps of a run, for progress: resumes, email bodies, job payloads, job details, files.
-RETENTION_STEPS = 5
 # Where each kind's columns are emptied; tests check this matches the inventory, so a
 # column declared for retention elsewhere fails a test instead of being kept silently.
 HANDLED: dict[Retention, frozenset[str]] = {
@@ -136,14 +134,18 @@ def enforce_retention(
     batch: int = BATCH,
     progress: Progress = silent,
 ) -> RetentionReport:
-    """Apply every kind's retention, then remove the dropped files from disk; `progress`
-    hears of each step as it ends."""
+    """Apply every kind's retention, then remove the dropped files from disk.
+
+    `progress` hears of each of the RETENTION_STEPS as it finishes."""
     report = apply_retention(factory, policy, now=now, batch=batch, progress=progress)
     removed = remove_pending_files(factory, files_dir)
-    progress("files removed", RETENTION_STEPS, RETENTION_STEPS)
     report.files_removed = removed.removed
     report.files_already_gone = removed.already_gone
+    progress("files removed", len(RETENTION_STEPS), len(RETENTION_STEPS))
     return report
+
+
+RETENTION_STEPS = ("resumes", "email bodies", "job payloads", "job details", "files removed")
 
 
 def apply_retention(
@@ -156,24 +158,25 @@ def apply_retention(
 ) -> RetentionReport:
     """The database part of a run: rows changed and committed batch by batch; dropped
     files are only scheduled for removal (pending_file_deletions)."""
+    total = len(RETENTION_STEPS)
     report = RetentionReport()
     resumes = clear_resumes(factory, now - timedelta(days=policy.resume_days), batch=batch)
     report.resumes, report.resume_files = resumes["resumes"], resumes["resume_files"]
-    progress("resumes cleared", 1, RETENTION_STEPS)
+    progress("resumes", 1, total)
     email_cutoff = now - timedelta(days=policy.email_body_days)
     report.email_bodies = clear_email_bodies(factory, email_cutoff, batch=batch)
-    progress("email bodies cleared", 2, RETENTION_STEPS)
+    progress("email bodies", 2, total)
     jobs_cutoff = now - timedelta(days=policy.job_details_days)
     # Payloads first: their lookups go through the GIN index on job arguments, which the
     # reduction below fills with new entries (its pending list, slow to search until
     # vacuumed).
     report.job_payloads = delete_job_payloads(factory, jobs_cutoff, batch=batch)
-    progress("job payloads deleted", 3, RETENTION_STEPS)
+    progress("job payloads", 3, total)
     details = reduce_job_details(factory, jobs_cutoff, batch=batch)
-    progress("job details reduced", 4, RETENTION_STEPS)
     report.job_arguments = details["job_arguments"]
     report.job_attempts = details["job_attempts"]
     report.dead_letters = details["dead_letters"]
+    progress("job details", 4, total)
     return report
 
 

@@ -31,7 +31,7 @@ from procrastinate.worker import Worker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
-from hiring_jobs.queue import batching, children
+from hiring_jobs.queue import batching, children, registration
 from hiring_jobs.queue.slots import QueueSlots
 from hiring_jobs.settings import get_settings
 
@@ -170,11 +170,19 @@ async def _run(config: WorkerConfig, name: str, supervisor_pid: int | None) -> N
                         "install_signal_handlers": False,  # ours tell a stop from a crash
                     },
                 )
+                pool = registration.pool_details(
+                    get_settings(), processes=config.processes, batch_size=batch_size
+                )
+                recording = asyncio.ensure_future(
+                    registration.record_when_registered(app, worker, config.slots, name, pool)
+                )
                 with signals.stopping(worker):
                     try:
                         await worker.run()
                     except (exceptions.ConnectorException, psycopg.OperationalError) as exc:
                         logger.error("lost the database: %s", exc)
+                    finally:
+                        recording.cancel()
                 if signals.received:
                     break
                 # The database went away (restart, failover): the worker stopped. Jobs

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs.cli import main
 from hiring_jobs.models import (
     Application,
     ApplicationStatus,
@@ -490,3 +492,34 @@ def test_the_policy_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("HIRING_JOBS_RETAIN_EMAIL_BODY_DAYS", raising=False)
     monkeypatch.delenv("HIRING_JOBS_RETAIN_JOB_DETAILS_DAYS", raising=False)
     assert RetentionPolicy.from_settings(Settings.from_env()) == RetentionPolicy(365, 30, 14)
+
+
+# --- run by hand --------------------------------------------------------------------------
+
+
+def test_progress_hears_of_each_step_of_a_run(
+    session_factory: sessionmaker[Session], files_dir: Path
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+    retention.enforce_retention(
+        session_factory,
+        files_dir,
+        POLICY,
+        now=datetime.now(UTC),
+        progress=lambda *a: heard.append(a),
+    )
+    total = len(retention.RETENTION_STEPS)
+    assert heard == [(step, i + 1, total) for i, step in enumerate(retention.RETENTION_STEPS)]
+
+
+def test_the_retention_command_runs_now_prints_the_counts_and_is_audited(
+    session_factory: sessionmaker[Session], files_dir: Path
+) -> None:
+    with session_factory() as session, session.begin():
+        _delivery(session, "old", created=_days(31), sent=_days(31))
+    result = CliRunner().invoke(main, ["retention", "--by", "maria"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "       1  email bodies" in result.stdout
+    with session_factory() as session:
+        [entry] = session.scalars(select(AuditLogEntry)).all()
+    assert (entry.actor, entry.action, entry.details["email_bodies"]) == ("maria", "retention", 1)

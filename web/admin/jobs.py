@@ -15,6 +15,7 @@ from web.admin.common import actor, task_names
 from web.db import get_session
 from web.queries import actions, overview
 from web.queries import jobs as job_queries
+from web.queries import workers as worker_queries
 from web.queries.related import known_names, related_records
 from web.queries.tables import STATUSES
 from web.security import login_required, operator_required
@@ -58,6 +59,7 @@ def job_detail_data(job_id: int) -> dict[str, Any]:
         "job": job,
         "events": job_queries.job_events(session, job_id),
         "attempts": job_queries.job_attempts(session, job_id),
+        "worker": worker_queries.registration(session, job["worker_id"]),
         "related": related_records(session, job_id, job["args"]),
         # What holds it, for a waiting job (live data).
         "why": explain(session, job_id) if job["status"] == "todo" else None,

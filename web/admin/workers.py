@@ -18,6 +18,8 @@ def workers_data(session: Session) -> dict[str, Any]:
     return {
         "workers": overview.workers(session),
         "running": worker_queries.running_by_worker(session),
+        "registered": worker_queries.registrations(session),
+        "slot_use": worker_queries.slot_use,
         "processes": worker_queries.processes_seen(session),
         "stalled_jobs": overview.stalled_jobs(session),
         "stalled_after": overview.STALLED_AFTER_SECONDS,

@@ -43,7 +43,12 @@ def workers() -> ResponseReturnValue:
     return jsonify(
         workers=[
             dataclasses.asdict(worker)
-            | {"live": worker.live, "running_jobs": data["running"].get(worker.id, [])}
+            | {
+                "live": worker.live,
+                "running_jobs": data["running"].get(worker.id, []),
+                # Name, host, pid, concurrency, slots and pool, as the process recorded them.
+                "process": data["registered"].get(worker.id),
+            }
             for worker in data["workers"]
         ],
         processes_last_hour=data["processes"],

@@ -3,8 +3,9 @@
 Single jobs go through Procrastinate's JobManager on the session's own psycopg connection
 (`cancel_job_by_id(..., connection=)`). In 3.10 `retry_job_by_id` has no `connection=`
 parameter and would commit on a pool connection of its own, apart from the audit row, so
-retry runs the same named query (`sql.queries["retry_job"]`) through the same connector
-on our connection. Bulk actions call the same SQL functions once per row in one statement.
+retry of a stalled running job runs the same named query (`sql.queries["retry_job"]`)
+through the same connector on our connection. A failed job is put back by one UPDATE of
+our own (RETRY_FAILED_JOBS) that does not count its last run twice; bulk retry uses it too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ BULK_LIMIT = 10_000
 # Procrastinate's stalled_worker_timeout default: a worker silent this long is gone.
 STALLED_AFTER_SECONDS = 30.0
 
+# A failed job back to `todo` without counting a run again: Procrastinate's finish already
+# counted the failed run, and its retry function would count it twice, so the next attempt
+# would be numbered one too high (attempts 1 and 3, "Attempts 3" after two runs). The
+# status trigger still records the `retried` event.
+RETRY_FAILED_JOBS = """
+UPDATE procrastinate_jobs SET status = 'todo', scheduled_at = NULL
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'failed'
+"""
+
 
 class ActionError(ValueError):
     """The job is not in a state that allows the action; the message says why."""
@@ -68,10 +78,20 @@ def _driver(session: Session) -> Any:
 
 def retry(session: Session, job_id: int, *, by: str) -> None:
     """Back to `todo`, runnable at once: a failed job, or a running one whose worker died."""
-    if not _retryable(session, job_id):
+    status = _retryable_status(session, job_id)
+    if status is None:
         raise ActionError(
             f"job {job_id} cannot be retried: only failed jobs and stalled running jobs can"
         )
+    if status == "failed":
+        session.execute(text(RETRY_FAILED_JOBS), {"ids": [job_id]})
+    else:
+        _retry_abandoned_run(session, job_id)
+    audit.record(session, actor=by, action="job.retry", target=f"job {job_id}", job_count=1)
+
+
+def _retry_abandoned_run(session: Session, job_id: int) -> None:
+    """Procrastinate's own retry: it counts the run the dead worker left behind."""
     try:
         with session.begin_nested():
             _manager.connector.get_sync_connector().execute_query_one_with_connection(
@@ -85,10 +105,10 @@ def retry(session: Session, job_id: int, *, by: str) -> None:
             )
     except ConnectorException:
         raise ActionError(f"job {job_id} cannot be retried: only failed jobs can") from None
-    audit.record(session, actor=by, action="job.retry", target=f"job {job_id}", job_count=1)
 
 
-def _retryable(session: Session, job_id: int) -> bool:
+def _retryable_status(session: Session, job_id: int) -> str | None:
+    """'failed' or 'doing' when the job may be retried, else None."""
     # Retrying a job that really runs would run it twice: only a dead worker's job may.
     row = session.execute(
         text(
@@ -98,7 +118,9 @@ def _retryable(session: Session, job_id: int) -> bool:
         ),
         {"id": job_id, "timeout": STALLED_AFTER_SECONDS},
     ).one_or_none()
-    return row is not None and (row.status == "failed" or (row.status == "doing" and row.stalled))
+    if row is None or not (row.status == "failed" or (row.status == "doing" and row.stalled)):
+        return None
+    return str(row.status)
 
 
 def cancel(session: Session, job_id: int, *, by: str, abort: bool = False) -> None:
@@ -169,13 +191,7 @@ def execute(session: Session, plan: BulkPlan, *, by: str) -> int:
 def _bulk_retry(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
-    session.execute(
-        text(
-            "SELECT procrastinate_retry_job_v2(id, NULL, NULL, NULL, NULL)"
-            " FROM unnest(CAST(:ids AS bigint[])) AS id"
-        ),
-        {"ids": ids},
-    )
+    session.execute(text(RETRY_FAILED_JOBS), {"ids": ids})
     return len(ids)
 
 
