@@ -17,8 +17,9 @@ from hiring_jobs.dlq_cli import dlq
 from hiring_jobs.inspect_cli import inspect_, purge, registered
 from hiring_jobs.jobs_cli import jobs_
 from hiring_jobs.logs import configure_logging
-from hiring_jobs.privacy.cli import erase_candidate, export_candidate
-from hiring_jobs.schedules import schedule
+from hiring_jobs.privacy.cli import erase_candidate, export_candidate, retention_now
+from hiring_jobs.queues_cli import queues
+from hiring_jobs.schedules import cron_group, schedule
 from hiring_jobs.settings import SettingsError, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,12 +208,15 @@ def _export_database_url() -> None:
     os.environ["DATABASE_URL"] = url
 
 
+main.add_command(cron_group)
 main.add_command(dlq)
 main.add_command(erase_candidate)
 main.add_command(export_candidate)
 main.add_command(inspect_)
 main.add_command(jobs_)
 main.add_command(purge)
+main.add_command(queues)
+main.add_command(retention_now)
 main.add_command(schedule)
 # `hiring-jobs tasks`: the same list as `inspect registered`, where people look for it.
 main.add_command(registered, name="tasks")

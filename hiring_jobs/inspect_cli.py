@@ -227,6 +227,7 @@ def stats(as_json: bool) -> None:
 
 def _stats(session: Session) -> dict[str, Any]:
     hour = overview.throughput(session, window=timedelta(hours=1), minutes=5)
+    registered = worker_queries.registrations(session)
     return {
         "queues": [queue.as_dict() for queue in overview.queue_stats(session)],
         "workers": [
@@ -236,6 +237,8 @@ def _stats(session: Session) -> dict[str, Any]:
                 "last_heartbeat": worker.last_heartbeat,
                 "heartbeat_age_seconds": worker.heartbeat_age,
                 "running": worker.running,
+                # What the process recorded when it registered (None: not recorded).
+                "process": registered.get(worker.id),
             }
             for worker in overview.workers(session)
         ],
@@ -270,9 +273,20 @@ def _workers_table(workers: list[dict[str, Any]]) -> str:
             Column("STATE", lambda r: "live" if r["live"] else "stalled"),
             Column("LAST HEARTBEAT", lambda r: f"{age(r['heartbeat_age_seconds'])} ago"),
             Column("RUNNING", lambda r: r["running"], right=True),
+            Column("PROCESS", lambda r: (r["process"] or {}).get("worker_name")),
+            Column("SLOTS", _slots_cell),
         ],
         workers,
     )
+
+
+def _slots_cell(worker: dict[str, Any]) -> str | None:
+    """`8 (resume=2,email=4,*=2)`: the concurrency and each queue's slots."""
+    process = worker["process"]
+    if process is None:
+        return None
+    queues = ",".join(f"{queue}={slots}" for queue, slots in process["slots"].items())
+    return f"{process['concurrency']} ({queues})"
 
 
 def _processes_table(processes: list[dict[str, Any]]) -> str:

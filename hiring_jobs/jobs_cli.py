@@ -1,4 +1,4 @@
-"""`hiring-jobs jobs list|show|retry|cancel`: the admin UI's jobs pages from a terminal.
+"""`hiring-jobs jobs list|show|why|retry|cancel`: the admin UI's jobs pages from a terminal.
 
 The filters are the page's own (web.queries.jobs.JobFilter), the actions its own
 (hiring_jobs.queue.operations, audited), and personal data is masked as on the page.
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hiring_jobs.cli_support import Column, by_option, in_session, json_option, table, to_json
 from hiring_jobs.queue import operations
 from web.filters import duration_ms, when
-from web.masking import masked_fields
+from web.masking import masked_explanation, masked_fields
 from web.queries import jobs as job_queries
 from web.queries.related import known_names
 from web.queries.tables import STATUSES
@@ -122,6 +122,25 @@ def _attempt_line(attempt: dict[str, Any]) -> str:
         f" ({attempt['hostname'] or '-'} pid {attempt['pid'] or '-'})"
         + (error if attempt["exception_type"] else "")
     )
+
+
+@jobs_.command()
+@click.argument("job_id", type=int)
+@json_option
+def why(job_id: int, as_json: bool) -> None:
+    """What holds a waiting job now: schedule, retry backoff, a paused queue, no worker,
+    busy slots, its lock, jobs ahead (the job page's explanation)."""
+
+    found = in_session(lambda session: masked_explanation(session, job_id))
+    if found is None:
+        raise click.ClickException(f"no job {job_id}: it never existed or was deleted")
+    if as_json:
+        click.echo(to_json(found))
+        return
+    click.echo(f"job {job_id} on queue {found['queue']} is {found['status']}:")
+    for reason in found["reasons"]:
+        error = f": {reason['error_message']}" if reason["error_message"] else ""
+        click.echo(f"  - {reason['message']}{error}")
 
 
 @jobs_.command()

@@ -25,6 +25,8 @@ from hiring_jobs.privacy.masking import MaskingFilter
 
 # Job arguments key that carries the request id; stripped before the task is called.
 REQUEST_ID_ARG = "_request_id"
+# Job arguments key that carries the W3C traceparent (hiring_jobs/tracing.py); stripped too.
+TRACE_ARG = "_traceparent"
 
 # Never mutated: log_context() sets a new dict, so the shared empty default is safe.
 _EMPTY: dict[str, Any] = {}

@@ -1,19 +1,24 @@
 """The periodic tasks, as registered with `@app.periodic`, and `hiring-jobs schedule`.
 
-Crons are UTC. There is no beat process: every worker runs Procrastinate's periodic
-deferrer and the database defers each tick once (`procrastinate_periodic_defers`). Ticks
-missed by more than 10 minutes (no worker running) are skipped, not caught up.
+Crons are UTC. There is no beat process: every worker runs the periodic deferrer and the
+database defers each tick once (`procrastinate_periodic_defers`). `hiring-jobs cron`
+enables and disables tasks and sets what happens to ticks missed while no worker ran:
+skipped (the default: a tick up to 10 minutes late still runs), one catch-up run, or each
+tick within a window (queue/cron.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 from croniter import croniter
+from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app
+from hiring_jobs.cli_support import by_option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +51,15 @@ def periodic_schedule(now: datetime | None = None, *, runs: int = 3) -> list[Sch
 
 
 def format_schedule(entries: list[ScheduleEntry]) -> str:
-    header = ("task", "cron (UTC)", "queue", "next runs (UTC)")
+    header = ("task:periodic_id", "cron (UTC)", "queue", "next runs (UTC)")
     rows = [
-        (e.task, e.cron, e.queue, ", ".join(_when(t, e.cron) for t in e.next_runs)) for e in entries
+        (
+            f"{e.task}:{e.periodic_id}",
+            e.cron,
+            e.queue,
+            ", ".join(_when(t, e.cron) for t in e.next_runs),
+        )
+        for e in entries
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     return "\n".join(
@@ -76,3 +87,58 @@ def schedule(start: datetime | None) -> None:
 def _when(moment: datetime, cron: str) -> str:
     # A six-field cron (croniter's sixth field is seconds) fires within the minute.
     return f"{moment:%Y-%m-%d %H:%M:%S}" if len(cron.split()) == 6 else f"{moment:%Y-%m-%d %H:%M}"
+
+
+@click.group("cron")
+def cron_group() -> None:
+    """Enable or disable a cron task, and choose what happens to its missed ticks."""
+
+
+def _change(action: Callable[[Session], None], done: str) -> None:
+    from hiring_jobs.cli_support import in_session
+    from hiring_jobs.queue import cron
+
+    in_session(action, cron.CronError)
+    click.echo(done)
+
+
+@cron_group.command()
+@click.argument("key")
+@by_option
+def enable(key: str, by: str) -> None:
+    """Defer KEY (task:periodic_id, see `hiring-jobs schedule`) again."""
+    from hiring_jobs.queue import cron
+
+    _change(lambda s: cron.set_enabled(s, app, key, True, by=by), f"{key} is enabled")
+
+
+@cron_group.command()
+@click.argument("key")
+@by_option
+def disable(key: str, by: str) -> None:
+    """Stop deferring KEY; its missed ticks follow its catch-up policy when enabled again."""
+    from hiring_jobs.queue import cron
+
+    _change(lambda s: cron.set_enabled(s, app, key, False, by=by), f"{key} is disabled")
+
+
+@cron_group.command("catch-up")
+@click.argument("key")
+@click.argument("policy", type=click.Choice(["skip", "once", "each"]))
+@click.option(
+    "--window-minutes",
+    type=click.IntRange(1, 44640),
+    default=None,
+    help="Only ticks missed within this many minutes (default: 24 hours).",
+)
+@by_option
+def catch_up(key: str, policy: str, window_minutes: int | None, by: str) -> None:
+    """What KEY does with ticks missed while no worker ran: skip, once (one run for the
+    latest) or each (every one within the window)."""
+    from hiring_jobs.queue import cron
+
+    window = window_minutes * 60 if window_minutes else None
+    _change(
+        lambda s: cron.set_catch_up(s, app, key, policy, by=by, window_seconds=window),
+        f"{key}: missed ticks {policy}",
+    )

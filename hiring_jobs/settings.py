@@ -92,6 +92,11 @@ class Settings:
     smtp_password: str
     smtp_security: str  # "starttls", "ssl" or "none"
     mail_from: str
+    # Signs alert webhook calls (hiring_jobs/alerts.py): HMAC-SHA256 of the body.
+    alert_webhook_secret: str
+    # OpenTelemetry (hiring_jobs/tracing.py): an OTLP/HTTP traces URL turns tracing on.
+    otel_endpoint: str
+    otel_service_name: str
     # Slots of each queue given without a number; None: each queue's default (queue/slots.py).
     worker_concurrency: int | None
     worker_processes: int
@@ -163,6 +168,9 @@ class Settings:
             smtp_password=_env("HIRING_JOBS_SMTP_PASSWORD"),
             smtp_security=smtp_security,
             mail_from=_env("HIRING_JOBS_MAIL_FROM", "Hiring Jobs <noreply@hiring-jobs.local>"),
+            alert_webhook_secret=_env("HIRING_JOBS_ALERT_WEBHOOK_SECRET"),
+            otel_endpoint=_env("HIRING_JOBS_OTEL_ENDPOINT"),
+            otel_service_name=_env("HIRING_JOBS_OTEL_SERVICE_NAME", "hiring-jobs"),
             worker_concurrency=_env_int_between("HIRING_JOBS_WORKER_CONCURRENCY", 0, 0, 1000)
             or None,
             worker_processes=max(1, _env_int("HIRING_JOBS_WORKER_PROCESSES", os.cpu_count() or 1)),

@@ -35,9 +35,9 @@ def examples() -> list[str]:
 
 def test_the_readme_has_examples_and_they_import_from_the_public_api() -> None:
     codes = examples()
-    assert len(codes) >= 2
-    assert all("from hiring_jobs import " in code for code in codes)
-    assert not any("hiring_jobs.queue." in code or "hiring_jobs.db" in code for code in codes)
+    ours = [code for code in codes if re.search(r"^(from|import) hiring_jobs", code, re.M)]
+    assert len(ours) >= 2 and all("from hiring_jobs import " in code for code in ours)
+    assert not any("hiring_jobs.queue." in code or "hiring_jobs.db" in code for code in ours)
 
 
 @pytest.mark.parametrize("index", range(len(examples())))

@@ -15,6 +15,7 @@ import secrets
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import text
@@ -29,6 +30,8 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# A laptop's screen: every page must fit its width.
+VIEWPORT = {"width": 1366, "height": 900}
 # The account the pages are seen as (its password is new on every run).
 USERNAME = "screenshots"
 PAGES = (
@@ -36,8 +39,10 @@ PAGES = (
     ("jobs", "/admin/jobs"),
     ("jobs-failed", "/admin/jobs?status=failed"),
     ("dead-letters", "/admin/dead-letters"),
+    ("tasks", "/admin/tasks"),
     ("periodic", "/admin/periodic"),
     ("workers", "/admin/workers"),
+    ("alerts", "/admin/alerts"),
     ("outbox", "/admin/outbox"),
     ("audit", "/admin/audit"),
 )
@@ -61,8 +66,8 @@ def serve(password: str) -> tuple[str, object]:
     return f"http://127.0.0.1:{server.server_port}", server
 
 
-def first_ids() -> dict[str, int | None]:
-    """A failed job and an outbox email to show, when there are some."""
+def first_ids() -> dict[str, Any]:
+    """A failed job, an outbox email and the busiest task to show, when there are some."""
     from hiring_jobs.db import session_scope
 
     with session_scope() as session:
@@ -70,14 +75,19 @@ def first_ids() -> dict[str, int | None]:
             text("SELECT max(id) FROM procrastinate_jobs WHERE status = 'failed'")
         )
         email = session.scalar(text("SELECT max(id) FROM email_deliveries WHERE status = 'outbox'"))
-    return {"job": failed, "email": email}
+        task = session.scalar(
+            text("SELECT task_name FROM job_attempts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        )
+    return {"job": failed, "email": email, "task": task}
 
 
 def shoot(page: Page, base: str, name: str, path: str, outdir: Path) -> None:
     page.goto(base + path)
     target = outdir / f"{name}.png"
     page.screenshot(path=str(target), full_page=True)
-    print(target)
+    # A page wider than the window scrolls sideways: said next to its shot.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    print(target, "" if width <= VIEWPORT["width"] else f"OVERFLOWS: {width} px wide")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     pages = list(PAGES)
     if ids["job"]:
         pages.append(("job-failed", f"/admin/jobs/{ids['job']}"))
+    if ids["task"]:
+        pages.append(("task", f"/admin/tasks/{ids['task']}"))
     if ids["email"]:
         pages.append(("email", f"/admin/outbox/{ids['email']}"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport=VIEWPORT)
         shoot(page, base, "login", "/login", args.outdir)
         page.fill("input[name=username]", USERNAME)
         page.fill("input[name=password]", password)

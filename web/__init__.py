@@ -11,7 +11,17 @@ from flask.json.provider import DefaultJSONProvider
 
 from hiring_jobs.access.keys import secret_key
 from hiring_jobs.settings import get_settings
-from web import authentication, db, errors, filters, masking, request_id, security, validation
+from web import (
+    authentication,
+    db,
+    errors,
+    filters,
+    masking,
+    request_id,
+    security,
+    tracing,
+    validation,
+)
 
 # Room for the multipart envelope around the largest accepted file.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
@@ -57,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     request_id.init_app(app)
+    tracing.init_app(app)
     validation.init_app(app)
     authentication.init_app(app, settings)
     security.init_app(app)

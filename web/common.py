@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from hiring_jobs import audit
 from hiring_jobs.app import app as procrastinate_app
-from hiring_jobs.queue import operations
+from hiring_jobs.queue import cron, operations
 from web.db import get_session
 from web.queries import bulk, periodic
 from web.queries import jobs as job_queries
@@ -93,3 +93,22 @@ def reveal_value(source: str, row_id: int, *, via: str) -> reveal_queries.Reveal
         abort(404, description=str(exc))
     session.commit()
     return revealed
+
+
+def change_cron(key: str, change: str, form: dict[str, str]) -> None:
+    """enable, disable or catch-up (form: catch_up, window_minutes); audited; 4xx if bad."""
+    session = get_session()
+    try:
+        if change in ("enable", "disable"):
+            cron.set_enabled(session, jobs_app(), key, change == "enable", by=actor())
+        else:
+            raw = (form.get("window_minutes") or "").strip()
+            if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+                abort(400, description="the window is a whole number of minutes")
+            window = int(raw) * 60 if raw else None
+            catch_up = form.get("catch_up", "")
+            cron.set_catch_up(session, jobs_app(), key, catch_up, by=actor(), window_seconds=window)
+    except cron.CronError as exc:
+        session.rollback()
+        abort(404 if "no cron task" in str(exc) else 400, description=str(exc))
+    session.commit()

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask
 from markupsafe import Markup, escape
 
+from web.tracebacks import task_frames
+
 EMPTY = "\u2013"  # an en dash for missing values
 
 # Status -> badge colour class in style.css.
@@ -44,6 +46,7 @@ def init_app(app: Flask) -> None:
         duration_ms=duration_ms,
         percent=percent,
         reject_none=reject_none,
+        task_frames=task_frames,
     )
 
 

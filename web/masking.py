@@ -12,8 +12,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from hiring_jobs.privacy.masking import mask_value
+from hiring_jobs.queue.why import explain
+from web.queries.jobs import get_job
+from web.queries.related import known_names
 
 # Fields of API rows that can hold personal data (arguments, errors, mail, notes...).
 MASKED_FIELDS = frozenset(
@@ -60,3 +64,16 @@ def masked_fields(row: Mapping[str, Any], names: Iterable[str] = ()) -> dict[str
         key: masked(value, names, key) if key in MASKED_FIELDS else value
         for key, value in row.items()
     }
+
+
+def masked_explanation(session: Session, job_id: int) -> dict[str, Any] | None:
+    """Why a job waits (hiring_jobs.queue.why), its reasons masked as the job page masks
+    them: the API and `hiring-jobs jobs why` send the same document. None: no such job."""
+    found = explain(session, job_id)
+    if found is None:
+        return None
+    job = get_job(session, job_id)
+    names = known_names(session, job["args"]) if job else ()
+    body = found.as_dict()
+    body["reasons"] = [masked_fields(reason, names) for reason in body["reasons"]]
+    return body

@@ -5,6 +5,7 @@ from hiring_jobs.models.achievements import Achievement, AchievementUnlock
 from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
 from hiring_jobs.models.auth import AuthToken, TokenPurpose
 from hiring_jobs.models.base import Base
+from hiring_jobs.models.control import JobProgress, PeriodicSetting, QueueSetting, QueueWorker
 from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
 from hiring_jobs.models.files import FileKind, StoredFile
 from hiring_jobs.models.learning import (
@@ -15,6 +16,7 @@ from hiring_jobs.models.learning import (
     QuizAttempt,
 )
 from hiring_jobs.models.notifications import Notification
+from hiring_jobs.models.operator import AlertIncident, AlertKind, AlertRule, WorkerProcess
 from hiring_jobs.models.postings import (
     Application,
     ApplicationStatus,
@@ -52,6 +54,9 @@ __all__ = [
     "Achievement",
     "AchievementUnlock",
     "ActivityEvent",
+    "AlertIncident",
+    "AlertKind",
+    "AlertRule",
     "AnalyticsSnapshot",
     "ApiToken",
     "Application",
@@ -76,13 +81,17 @@ __all__ = [
     "JobGroupMember",
     "JobPayload",
     "JobPosting",
+    "JobProgress",
     "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",
     "Notification",
     "ParseStatus",
     "PendingFileDeletion",
+    "PeriodicSetting",
     "PostingStatus",
+    "QueueSetting",
+    "QueueWorker",
     "QuizAttempt",
     "RateLimitBucket",
     "RecommendationCache",
@@ -97,4 +106,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserSkill",
+    "WorkerProcess",
 ]

@@ -40,6 +40,11 @@ class JobAttempt(Base):
         ),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(
+            "ix_job_attempts_request_id_set",
+            "request_id",
+            postgresql_where=text("request_id IS NOT NULL"),
+        ),
+        Index(
             "ix_job_attempts_fingerprint",
             "error_fingerprint",
             postgresql_where=text("error_fingerprint IS NOT NULL"),
@@ -67,7 +72,7 @@ class JobAttempt(Base):
     worker_name: Mapped[str | None] = mapped_column(String(200))
     hostname: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
-    request_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class DeadLetterRecord(Base):

@@ -1,8 +1,9 @@
-"""`hiring-jobs export-candidate` and `hiring-jobs erase-candidate`."""
+"""`hiring-jobs export-candidate`, `erase-candidate` and `retention`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -10,7 +11,7 @@ import click
 
 from hiring_jobs import audit, db
 from hiring_jobs.cli_support import by_option, can_ask, progress_bar
-from hiring_jobs.privacy import erasure, erasure_preview, export
+from hiring_jobs.privacy import erasure, erasure_preview, export, retention
 from hiring_jobs.privacy.masking import mask_email, mask_name
 from hiring_jobs.privacy.subjects import NoSuchUser
 from hiring_jobs.settings import SettingsError, get_settings
@@ -89,6 +90,34 @@ def erase_candidate(user_id: int | None, yes: bool, resume_pending: bool, by: st
             )
         )
     click.echo(str(receipt))
+
+
+@click.command("retention")
+@by_option
+def retention_now(by: str) -> None:
+    """Remove what is past its retention period now, with a progress bar.
+
+    The same run as the daily privacy.enforce_retention task (01:30 UTC), with the
+    periods of the HIRING_JOBS_RETAIN_* settings; audited with its counts.
+    """
+
+    def run() -> retention.RetentionReport:
+        settings = get_settings()
+        with progress_bar("applying retention") as progress:
+            report = retention.enforce_retention(
+                db.get_sessionmaker(),
+                settings.files_dir,
+                retention.RetentionPolicy.from_settings(settings),
+                now=datetime.now(UTC),
+                progress=progress,
+            )
+        with db.session_scope() as session:
+            audit.record(session, actor=by, action="retention", details=report.as_dict())
+        return report
+
+    report = _run(run)
+    for kind, count in report.as_dict().items():
+        click.echo(f"{count:>8}  {kind.replace('_', ' ')}")
 
 
 def _files_dir() -> Path:

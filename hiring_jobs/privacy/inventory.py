@@ -312,6 +312,14 @@ TABLES: tuple[Table, ...] = (
         keep_rows=True,
         why="operators' actions; reveals name the value's place, never the value",
     ),
+    Table(
+        "job_progress",
+        subjects=(),
+        personal={},
+        not_personal=_cols("job_id done total message updated_at"),
+        why="counts and step names our tasks report (queue/job_progress.py), never names "
+        "or contents; deleted with the job",
+    ),
     # --- staff access (operators of this system, not the platform's users) ---------------
     Table(
         "accounts",
@@ -342,6 +350,26 @@ TABLES: tuple[Table, ...] = (
         why="failed logins per staff account and client address; rows go a day after "
         "their last failure (access.throttle.forget_old)",
     ),
+    Table(
+        "alert_rules",
+        subjects=(),
+        personal={},
+        not_personal=_cols(
+            "id name kind params email_to webhook_url enabled created_by created_at"
+        ),
+        keep_rows=True,
+        why="operators' alert settings: staff addresses and names, like audit_log.actor",
+    ),
+    Table(
+        "alert_incidents",
+        subjects=(),
+        personal={},
+        not_personal=_cols(
+            "id rule_id subject summary opened_at resolved_at acknowledged_at acknowledged_by"
+        ),
+        keep_rows=True,
+        why="summaries name tasks, queues and counts, never a job's arguments",
+    ),
     # --- nothing personal ----------------------------------------------------------------
     *(
         Table(name, subjects=(), personal={}, not_personal=_cols(columns))
@@ -366,6 +394,19 @@ TABLES: tuple[Table, ...] = (
             ("procrastinate_events", "id job_id type at"),
             ("procrastinate_periodic_defers", "id task_name defer_timestamp job_id periodic_id"),
             ("procrastinate_workers", "id last_heartbeat"),
+            ("queue_settings", "queue_name worker_name paused concurrency updated_at updated_by"),
+            (
+                "periodic_settings",
+                "task_name periodic_id enabled catch_up window_seconds updated_at updated_by",
+            ),
+            (
+                "queue_workers",
+                "worker_id worker_name hostname pid configured applied paused seen_at",
+            ),
+            (
+                "worker_processes",
+                "worker_id worker_name hostname pid concurrency slots pool started_at",
+            ),
             ("alembic_version", "version_num"),
         )
     ),
@@ -432,6 +473,7 @@ ARGUMENTS: dict[str, Argument] = {
     "job_posting_id": _id("job_postings"),
     "group_id": _id("job_groups"),
     "up_to_id": _id("notifications"),
+    "incident_id": _id("alert_incidents"),
     # Values: numbers, dates, codes and flags.
     "timestamp": VALUE,
     "day": VALUE,
@@ -449,6 +491,7 @@ ARGUMENTS: dict[str, Argument] = {
     "content_type": VALUE,
     "content_id": VALUE,
     "comment_id": VALUE,
+    "event": VALUE,  # an alert incident's "opened" or "resolved"
     # Procrastinate's builtin remove_old_jobs.
     "max_hours": VALUE,
     "queue": VALUE,

@@ -47,6 +47,7 @@ from hiring_jobs.models import ApplicationStatus, Base, StoredFile
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.files import drop_files, remove_pending_files
 from hiring_jobs.privacy.inventory import ArgumentKind, Retention
+from hiring_jobs.progress import Progress, silent
 from hiring_jobs.services.maintenance import FINISHED_STATUSES
 from hiring_jobs.settings import Settings
 
@@ -131,34 +132,51 @@ def enforce_retention(
     *,
     now: datetime,
     batch: int = BATCH,
+    progress: Progress = silent,
 ) -> RetentionReport:
-    """Apply every kind's retention, then remove the dropped files from disk."""
-    report = apply_retention(factory, policy, now=now, batch=batch)
+    """Apply every kind's retention, then remove the dropped files from disk.
+
+    `progress` hears of each of the RETENTION_STEPS as it finishes."""
+    report = apply_retention(factory, policy, now=now, batch=batch, progress=progress)
     removed = remove_pending_files(factory, files_dir)
     report.files_removed = removed.removed
     report.files_already_gone = removed.already_gone
+    progress("files removed", len(RETENTION_STEPS), len(RETENTION_STEPS))
     return report
 
 
+RETENTION_STEPS = ("resumes", "email bodies", "job payloads", "job details", "files removed")
+
+
 def apply_retention(
-    factory: sessionmaker[Session], policy: RetentionPolicy, *, now: datetime, batch: int = BATCH
+    factory: sessionmaker[Session],
+    policy: RetentionPolicy,
+    *,
+    now: datetime,
+    batch: int = BATCH,
+    progress: Progress = silent,
 ) -> RetentionReport:
     """The database part of a run: rows changed and committed batch by batch; dropped
     files are only scheduled for removal (pending_file_deletions)."""
+    total = len(RETENTION_STEPS)
     report = RetentionReport()
     resumes = clear_resumes(factory, now - timedelta(days=policy.resume_days), batch=batch)
     report.resumes, report.resume_files = resumes["resumes"], resumes["resume_files"]
+    progress("resumes", 1, total)
     email_cutoff = now - timedelta(days=policy.email_body_days)
     report.email_bodies = clear_email_bodies(factory, email_cutoff, batch=batch)
+    progress("email bodies", 2, total)
     jobs_cutoff = now - timedelta(days=policy.job_details_days)
     # Payloads first: their lookups go through the GIN index on job arguments, which the
     # reduction below fills with new entries (its pending list, slow to search until
     # vacuumed).
     report.job_payloads = delete_job_payloads(factory, jobs_cutoff, batch=batch)
+    progress("job payloads", 3, total)
     details = reduce_job_details(factory, jobs_cutoff, batch=batch)
     report.job_arguments = details["job_arguments"]
     report.job_attempts = details["job_attempts"]
     report.dead_letters = details["dead_letters"]
+    progress("job details", 4, total)
     return report
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from procrastinate.tasks import Task
 
-from hiring_jobs.logs import REQUEST_ID_ARG
+from hiring_jobs.logs import REQUEST_ID_ARG, TRACE_ARG
 from hiring_jobs.queue.retry import PermanentError
 
 
@@ -31,7 +31,8 @@ def check(task: Task[Any, Any, Any], kwargs: object) -> None:
         )
     signature, hints = _signature(task.func)
     call_args = [None] if task.pass_context else []
-    visible = {key: value for key, value in kwargs.items() if key != REQUEST_ID_ARG}
+    # Context carried for the logs and traces, never for the task (its middleware took it).
+    visible = {k: v for k, v in kwargs.items() if k not in (REQUEST_ID_ARG, TRACE_ARG)}
     try:
         signature.bind(*call_args, **visible)
     except TypeError as exc:

@@ -1,4 +1,5 @@
-"""Worker middleware that gives a job's logs (and its attempt row) the job's context."""
+"""Worker middleware that gives a job's logs (and its attempt row) the job's context; and
+`context.progress(done, total, message)` for tasks (queue/job_progress.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
 
 from hiring_jobs.logs import REQUEST_ID_ARG, log_context
+from hiring_jobs.queue import job_progress
+
+job_progress.install()
 
 
 async def bind_job_context(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:

@@ -23,6 +23,7 @@ from procrastinate.tasks import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from hiring_jobs import tracing
 from hiring_jobs.app import app
 from hiring_jobs.logs import REQUEST_ID_ARG, current_request_id
 from hiring_jobs.queue import fast_defer
@@ -80,13 +81,16 @@ def batch_defer(
     """
     if not kwargs_list:
         return []
-    kwargs_list = [_with_request_id(kwargs) for kwargs in kwargs_list]
-    if options and "queueing_lock" in options:
-        # A conflict aborts the transaction it happens in: confine it to a savepoint
-        # (SQLAlchemy emits SAVEPOINT when the connection is asked for inside the block).
-        with session.begin_nested():
-            return _insert(session, task, options, kwargs_list)
-    return _insert(session, task, options, kwargs_list)
+    with tracing.defer_span(_name_of(task), len(kwargs_list)) as trace_args:
+        kwargs_list = [
+            tracing.with_trace(_with_request_id(kwargs), trace_args) for kwargs in kwargs_list
+        ]
+        if options and "queueing_lock" in options:
+            # A conflict aborts the transaction it happens in: confine it to a savepoint
+            # (SQLAlchemy emits SAVEPOINT when the connection is asked for inside the block).
+            with session.begin_nested():
+                return _insert(session, task, options, kwargs_list)
+        return _insert(session, task, options, kwargs_list)
 
 
 def _insert(
@@ -112,13 +116,18 @@ async def defer_async(
     **task_kwargs: Any,
 ) -> int:
     """`defer` for an `AsyncSession` (async tasks, async web handlers)."""
-    task_kwargs = _with_request_id(task_kwargs)
-    if options and "queueing_lock" in options:
-        async with session.begin_nested():
-            deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
-            return await deferrer.defer_async(**task_kwargs)
-    deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
-    return await deferrer.defer_async(**task_kwargs)
+    with tracing.defer_span(_name_of(task), 1) as trace_args:
+        task_kwargs = tracing.with_trace(_with_request_id(task_kwargs), trace_args)
+        if options and "queueing_lock" in options:
+            async with session.begin_nested():
+                deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
+                return await deferrer.defer_async(**task_kwargs)
+        deferrer = _deferrer(task, options, _async_manager, await _async_driver(session))
+        return await deferrer.defer_async(**task_kwargs)
+
+
+def _name_of(task: Task[..., Any, Any] | str) -> str:
+    return task if isinstance(task, str) else task.name
 
 
 def _deferrer(

@@ -11,6 +11,10 @@ A chain needs no helper: a step defers the next step with `defer()` in its own t
 Each member reports under a key of its own (its job's subject, e.g. "resume:42"): a member
 re-run after its report committed (a worker died between that commit and marking the job
 done) finds its key in `job_group_members` and counts nothing twice.
+
+A group named by `progress_group_name(prefix, job_id)` is that job's work: each member's
+report also sets the job's progress (job_progress: finished of total), in the member's
+transaction, under the group's row lock.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from procrastinate.tasks import Task
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -28,6 +32,27 @@ from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from hiring_jobs.queue.retry import PermanentError
 
 OnComplete = tuple[str, dict[str, Any]]
+_OWNER_MARK = ":job:"
+
+_SET_OWNER_PROGRESS = text(
+    """
+    INSERT INTO job_progress (job_id, done, total, message, updated_at)
+    VALUES (:job_id, :done, :total, :message, now())
+    ON CONFLICT (job_id) DO UPDATE
+       SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message,
+           updated_at = now()
+    """
+)
+
+
+def progress_group_name(prefix: str, job_id: int) -> str:
+    """The name of a group whose members' progress is job `job_id`'s progress."""
+    return f"{prefix}{_OWNER_MARK}{job_id}"
+
+
+def _owner_job(name: str) -> int | None:
+    _, mark, job_id = name.rpartition(_OWNER_MARK)
+    return int(job_id) if mark and job_id.isdigit() else None
 
 
 def start_group(
@@ -87,11 +112,24 @@ def member_finished(
             JobGroup.total,
             JobGroup.on_complete_task,
             JobGroup.on_complete_kwargs,
+            JobGroup.failed,
+            JobGroup.name,
         )
     ).one_or_none()
     if row is None:
         return None  # already complete: a late report changes nothing
-    finished, total, task_name, complete_kwargs = row
+    finished, total, task_name, complete_kwargs, failed_count, name = row
+    owner = _owner_job(name)
+    if owner is not None:
+        session.execute(
+            _SET_OWNER_PROGRESS,
+            {
+                "job_id": owner,
+                "done": finished,
+                "total": total,
+                "message": f"{finished} of {total} done, {failed_count} failed",
+            },
+        )
     if finished < total:
         return None
     return _complete(session, group_id, task_name, complete_kwargs)

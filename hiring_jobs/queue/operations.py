@@ -4,9 +4,11 @@ delete and their bulk forms; the admin pages, the API, the CLI and erasure call 
 Single jobs go through Procrastinate's JobManager on the session's own psycopg connection
 (`cancel_job_by_id(..., connection=)`). In 3.10 `retry_job_by_id` has no `connection=`
 parameter and would commit on a pool connection of its own, apart from the audit row, so
-retry runs the same named query (`sql.queries["retry_job"]`) through the same connector
-on our connection (the never-opened manager and the driver seam are queue/defer.py's).
-Bulk actions call the same SQL functions once per row in one statement; which jobs a bulk
+retry of a stalled running job runs the same named query (`sql.queries["retry_job"]`)
+through the same connector on our connection; a failed job is put back by one UPDATE of
+our own (queue.sql retry_failed_jobs) that does not count its last run twice. The
+never-opened manager and the driver seam are queue/defer.py's. Bulk actions run the same
+statements once for many ids; which jobs a bulk
 action takes (the page's filter) is web/queries/bulk.py's business. A running job counts
 as stalled after settings.stalled_after_seconds of worker silence, as for the rescue.
 """
@@ -57,10 +59,20 @@ class BulkAction(enum.StrEnum):
 
 def retry(session: Session, job_id: int, *, by: str) -> None:
     """Back to `todo`, runnable at once: a failed job, or a running one whose worker died."""
-    if not _retryable(session, job_id):
+    status = _retryable_status(session, job_id)
+    if status is None:
         raise ActionError(
             f"job {job_id} cannot be retried: only failed jobs and stalled running jobs can"
         )
+    if status == "failed":
+        run(session, QUEUE["retry_failed_jobs"], {"ids": [job_id]})
+    else:
+        _retry_abandoned_run(session, job_id)
+    audit.record(session, actor=by, action="job.retry", target=f"job {job_id}", job_count=1)
+
+
+def _retry_abandoned_run(session: Session, job_id: int) -> None:
+    """Procrastinate's own retry: it counts the run the dead worker left behind."""
     try:
         with session.begin_nested():
             sync_manager.connector.get_sync_connector().execute_query_one_with_connection(
@@ -74,14 +86,16 @@ def retry(session: Session, job_id: int, *, by: str) -> None:
             )
     except ConnectorException:
         raise ActionError(f"job {job_id} cannot be retried: only failed jobs can") from None
-    audit.record(session, actor=by, action="job.retry", target=f"job {job_id}", job_count=1)
 
 
-def _retryable(session: Session, job_id: int) -> bool:
+def _retryable_status(session: Session, job_id: int) -> str | None:
+    """'failed' or 'doing' when the job may be retried, else None."""
     # Retrying a job that really runs would run it twice: only a dead worker's job may.
     params = {"id": job_id, "stalled_after": get_settings().stalled_after_seconds}
     row = run(session, QUEUE["job_retryable"], params).one_or_none()
-    return row is not None and (row.status == "failed" or (row.status == "doing" and row.stalled))
+    if row is None or not (row.status == "failed" or (row.status == "doing" and row.stalled)):
+        return None
+    return str(row.status)
 
 
 def cancel(session: Session, job_id: int, *, by: str, abort: bool = False) -> None:
@@ -97,7 +111,7 @@ def cancel(session: Session, job_id: int, *, by: str, abort: bool = False) -> No
 def _bulk_retry(session: Session, ids: list[int]) -> int:
     if not ids:
         return 0
-    run(session, QUEUE["retry_jobs"], {"ids": ids})
+    run(session, QUEUE["retry_failed_jobs"], {"ids": ids})
     return len(ids)
 
 

@@ -113,21 +113,33 @@ def unknown_queues(slots: QueueSlots, known: Iterable[str] = ALL_QUEUES) -> list
 
 
 class SlotCounter:
-    """Free slots per bucket (a named queue, or OTHER_QUEUES) of one worker process."""
+    """Free slots per bucket (a named queue, or OTHER_QUEUES) of one worker process.
+
+    Counts running jobs against each bucket's capacity, which can change at run time
+    (queue/control.py): lowered below what runs, the bucket has no free slot until enough
+    jobs ended; running jobs are never stopped.
+    """
 
     def __init__(self, slots: QueueSlots) -> None:
         self.slots = slots
-        self._free = slots.limits()
+        self._capacity = slots.limits()
+        self._running = dict.fromkeys(self._capacity, 0)
 
     def free(self) -> dict[str, int]:
         """Free slots of every bucket, 0 included."""
-        return dict(self._free)
+        return {b: max(0, cap - self._running[b]) for b, cap in self._capacity.items()}
 
     def take(self, queue: str) -> None:
-        self._free[self.slots.bucket_of(queue)] -= 1
+        self._running[self.slots.bucket_of(queue)] += 1
 
     def release(self, queue: str) -> bool:
         """Give a slot back; True if its bucket had none free (a fetch may start jobs now)."""
         bucket = self.slots.bucket_of(queue)
-        self._free[bucket] += 1
-        return self._free[bucket] == 1
+        self._running[bucket] -= 1
+        return self._capacity[bucket] - self._running[bucket] == 1
+
+    def set_capacity(self, bucket: str, slots: int) -> bool:
+        """Change a bucket's capacity; True if it has more free slots than before."""
+        before = self.free()[bucket]
+        self._capacity[bucket] = slots
+        return self.free()[bucket] > before

@@ -1,6 +1,7 @@
 """A job's status in the terms Celery users know, with its result or error.
 
-PENDING (waiting, never run), STARTED (running), RETRY (waiting for another attempt),
+PENDING (waiting, never run), STARTED (running), PROGRESS (running, and it reported its
+progress: `progress` holds done, total and message), RETRY (waiting for another attempt),
 SUCCESS, FAILURE, CANCELLED (cancelled or aborted).
 """
 
@@ -23,6 +24,7 @@ class JobStatus:
     attempts: int
     result: Any = None
     error: dict[str, str] | None = None
+    progress: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -46,6 +48,17 @@ def job_status(session: Session, job_id: int) -> JobStatus | None:
     if row is None:
         return None
     state = state_of(row.status, row.attempts)
+    progress = None
+    # Reported during the latest attempt: an earlier attempt's progress is not this run's.
+    if row.done is not None and (row.started_at is None or row.progress_at >= row.started_at):
+        progress = {
+            "done": row.done,
+            "total": row.total,
+            "message": row.message,
+            "updated_at": row.progress_at,
+        }
+        if state == "STARTED":
+            state = "PROGRESS"
     error = None
     if state in {"FAILURE", "RETRY"} and row.exception_type:
         error = {"type": row.exception_type, "message": row.error_message or ""}
@@ -57,4 +70,5 @@ def job_status(session: Session, job_id: int) -> JobStatus | None:
         attempts=row.attempts,
         result=row.result if state == "SUCCESS" else None,
         error=error,
+        progress=progress,
     )

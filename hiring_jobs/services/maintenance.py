@@ -33,7 +33,7 @@ def delete_expired_tokens(session: Session, now: datetime) -> int:
 
 def purge_finished_jobs(session: Session, cutoff: datetime, *, limit: int) -> int:
     """Delete up to `limit` jobs that finished before `cutoff`, with their attempts,
-    dead-letter reviews and events. Call again until it returns less than `limit`."""
+    dead-letter reviews, progress and events. Call again until it returns less than `limit`."""
     rows = run(
         session,
         QUEUE["purge_finished_jobs"],

@@ -5,13 +5,18 @@
 -- children.py) still keeps its SQL beside its code.
 
 -- job_status --
--- One job with the outcome of its last attempt (queue/status.py)
+-- One job with the outcome of its last attempt and its progress (queue/status.py)
 SELECT j.id, j.task_name, j.queue_name, j.status, j.attempts, j.scheduled_at,
-       a.result, a.exception_type, a.error_message, a.outcome
+       a.result, a.exception_type, a.error_message, a.outcome, a.started_at,
+       p.done, p.total, p.message, p.updated_at AS progress_at
 FROM procrastinate_jobs j
+LEFT JOIN job_progress p ON p.job_id = j.id
 LEFT JOIN LATERAL (
-    SELECT result, exception_type, error_message, outcome
-    FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+    SELECT result, exception_type, error_message, outcome, started_at
+    FROM job_attempts WHERE job_id = j.id
+    -- The order of ix_job_attempts_job: "ORDER BY id DESC" alone let the planner walk the
+    -- primary key backwards from the newest attempt, through every later job's rows.
+    ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
 WHERE j.id = %(id)s;
 
@@ -34,10 +39,13 @@ FROM (
 ) AS waiting_or_running
 GROUP BY status;
 
--- retry_jobs --
--- Back to todo, runnable at once: each of the (failed, locked) ids
-SELECT procrastinate_retry_job_v2(id, NULL, NULL, NULL, NULL)
-FROM unnest(%(ids)s::bigint[]) AS id;
+-- retry_failed_jobs --
+-- Failed jobs back to todo, runnable at once, without counting their last run again
+-- Procrastinate's finish already counted the failed run, and its retry function would
+-- count it twice (attempts 1 and 3 after two runs). The status trigger still records the
+-- `retried` event.
+UPDATE procrastinate_jobs SET status = 'todo', scheduled_at = NULL
+WHERE id = ANY(%(ids)s::bigint[]) AND status = 'failed';
 
 -- delete_finished_jobs --
 -- Delete the ids among finished jobs (succeeded, failed, cancelled, aborted); the deleted ids
@@ -94,6 +102,8 @@ SELECT name FROM q WHERE name IS NOT NULL;
 
 -- queue_status_counts --
 -- Jobs per queue and status, each count capped (admin overview)
+-- Each status is a literal so that the planner uses the partial index that holds it:
+-- finished jobs (migration 0011), waiting jobs (the fetch index), running ones.
 WITH RECURSIVE q(name) AS (
     (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
     UNION ALL
@@ -101,14 +111,32 @@ WITH RECURSIVE q(name) AS (
             ORDER BY queue_name LIMIT 1)
     FROM q WHERE q.name IS NOT NULL
 )
-SELECT q.name AS queue, s.status, c.n
+SELECT q.name AS queue, c.status, c.n
 FROM q
-CROSS JOIN unnest(CAST(%(statuses)s AS procrastinate_job_status[])) AS s(status)
 CROSS JOIN LATERAL (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM procrastinate_jobs j
-        WHERE j.queue_name = q.name AND j.status = s.status LIMIT %(cap)s
-    ) capped
+    SELECT CAST('todo' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'todo' LIMIT %(cap)s) capped
+    UNION ALL
+    SELECT CAST('doing' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'doing' LIMIT %(cap)s) capped
+    UNION ALL
+    SELECT CAST('succeeded' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'succeeded' LIMIT %(cap)s) capped
+    UNION ALL
+    SELECT CAST('failed' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'failed' LIMIT %(cap)s) capped
+    UNION ALL
+    SELECT CAST('cancelled' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'cancelled' LIMIT %(cap)s) capped
+    UNION ALL
+    SELECT CAST('aborted' AS procrastinate_job_status) AS status, count(*) AS n
+    FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'aborted' LIMIT %(cap)s) capped
 ) c
 WHERE q.name IS NOT NULL;
 
@@ -147,13 +175,19 @@ LIMIT 100;
 
 -- running_by_worker --
 -- What each worker runs now, and where: the attempt row written when it started (workers page)
-SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name, a.started_at,
-       a.worker_name, a.hostname, a.pid
+-- Between fetch and the attempt row, Procrastinate's `started` event and the worker's
+-- registration say when and where.
+SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name,
+       coalesce(a.started_at, (SELECT max(e.at) FROM procrastinate_events e
+                               WHERE e.job_id = j.id AND e.type = 'started')) AS started_at,
+       coalesce(a.worker_name, p.worker_name) AS worker_name,
+       coalesce(a.hostname, p.hostname) AS hostname, coalesce(a.pid, p.pid) AS pid
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
     SELECT started_at, worker_name, hostname, pid FROM job_attempts
     WHERE job_id = j.id ORDER BY attempt DESC LIMIT 1
 ) a ON true
+LEFT JOIN worker_processes p ON p.worker_id = j.worker_id
 WHERE j.status = 'doing' AND j.worker_id IS NOT NULL
 ORDER BY j.worker_id, j.id
 LIMIT 1000;
@@ -199,7 +233,7 @@ WHERE c.oid = to_regclass('procrastinate_jobs') AND s.schemaname = current_schem
   AND s.tablename = 'procrastinate_jobs' AND s.attname = 'status';
 
 -- purge_finished_jobs --
--- Delete a batch of jobs finished before a cutoff, with their attempts and reviews
+-- Delete a batch of jobs finished before a cutoff, with attempts, reviews and progress
 WITH doomed AS (
     SELECT j.id FROM procrastinate_jobs j
     WHERE j.status = ANY(CAST(%(statuses)s AS procrastinate_job_status[]))
@@ -211,6 +245,8 @@ WITH doomed AS (
     DELETE FROM job_attempts WHERE job_id IN (SELECT id FROM doomed)
 ), reviews AS (
     DELETE FROM dead_letter_reviews WHERE job_id IN (SELECT id FROM doomed)
+), progress AS (
+    DELETE FROM job_progress WHERE job_id IN (SELECT id FROM doomed)
 )
 DELETE FROM procrastinate_jobs WHERE id IN (SELECT id FROM doomed) RETURNING id;
 
@@ -367,3 +403,13 @@ SELECT status::text, count(*)
 FROM procrastinate_jobs
 WHERE id = ANY(%(ids)s::bigint[])
 GROUP BY status;
+
+-- worker_registrations --
+-- What each live worker recorded about itself (queue/registration.py)
+-- What each live registration recorded about itself (queue/registration.py).
+SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.pool,
+       p.started_at
+FROM worker_processes p
+JOIN procrastinate_workers w ON w.id = p.worker_id
+ORDER BY p.worker_id
+LIMIT 1000;

@@ -2,6 +2,7 @@
 
 from hiring_jobs.tasks import (
     achievements,
+    alerts,
     analytics,
     documents,
     email,
@@ -15,6 +16,7 @@ from hiring_jobs.tasks import (
 
 __all__ = [
     "achievements",
+    "alerts",
     "analytics",
     "documents",
     "email",

@@ -16,6 +16,7 @@ from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.queue import retry
 from hiring_jobs.queue.defer import batch_defer
+from hiring_jobs.queue.job_progress import TaskContext
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.services import analytics, email
@@ -153,17 +154,20 @@ def _email_daily_report(session: Session, day: date, stats: analytics.Stats) -> 
 
 
 @app.periodic(cron="0 0 * * 1", periodic_id="weekly")
-@_task("generate_weekly_report", long=True)
-def generate_weekly_report(timestamp: int) -> Result:
+@_task("generate_weekly_report", long=True, pass_context=True)
+def generate_weekly_report(context: TaskContext, timestamp: int) -> Result:
     """The ISO week before this tick's, emailed to administrators (email.send_weekly_report)."""
     today = analytics.tick_time(timestamp).date()
     end = datetime.combine(today - timedelta(days=today.weekday()), datetime.min.time(), UTC)
     start = end - 7 * DAY
+    context.progress(0, 3, "computing the week's figures")
     with db.session_scope() as session:
         stats = analytics.report_stats(session, start, end)
+        context.progress(1, 3, "saving the report")
         snapshot, created = analytics.save_snapshot(
             session, "weekly_report", stats, period_start=start, period_end=end
         )
+        context.progress(2, 3, "deferring the report emails")
         if created:  # a re-run of the tick finds the report and defers no second email
             week_start = start.date().isoformat()
             batch_defer(
@@ -174,17 +178,20 @@ def generate_weekly_report(timestamp: int) -> Result:
                     for admin, _, _ in analytics.admins(session)
                 ],
             )
+        context.progress(3, 3, "report saved")
         return {"snapshot_id": snapshot.id, "created": created}
 
 
-@_task("export_snapshot", long=True)
-def export_snapshot(day: str | None = None, days: int = 30) -> Result:
+@_task("export_snapshot", long=True, pass_context=True)
+def export_snapshot(context: TaskContext, day: str | None = None, days: int = 30) -> Result:
     """JSON (platform stats and daily series) and CSV (daily series) files for `day`."""
     export_day = _day(day)
+    context.progress(0, 1, f"exporting {days} days up to {export_day}")
     with db.session_scope() as session:
         snapshot, created = analytics.export_snapshot(
             session, get_settings().files_dir, export_day, days=days
         )
+        context.progress(1, 1, "export written")
         return {
             "snapshot_id": snapshot.id,
             "created": created,

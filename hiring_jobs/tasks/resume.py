@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from procrastinate import JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from hiring_jobs import db
 from hiring_jobs.models import JobGroup, ParseStatus, Resume
 from hiring_jobs.queue import groups, retry
 from hiring_jobs.queue.defer import batch_defer, defer
+from hiring_jobs.queue.job_progress import TaskContext
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.services import analytics, documents, resumes
@@ -111,13 +111,17 @@ def analyze_pending() -> dict[str, Any]:
 
 
 @_task("batch_parse", pass_context=True)
-def batch_parse(context: JobContext, resume_ids: list[int]) -> dict[str, Any]:
+def batch_parse(context: TaskContext, resume_ids: list[int]) -> dict[str, Any]:
     """Parse resumes as a group whose completion is `resume.summarize_batch`.
 
     The group is named after this job: a re-run of the same job finds it and starts none.
+    Its progress is the group's: each parse that ends counts one (groups.member_finished),
+    so this job's status shows how many of its resumes are parsed, after it returned too.
     """
-    name = f"resume.batch_parse:job:{context.job.id}"
+    assert context.job.id is not None
+    name = groups.progress_group_name("resume.batch_parse", context.job.id)
     ids = sorted(set(resume_ids))
+    context.progress(0, len(ids), f"{len(ids)} resumes to parse")
     with db.session_scope() as session:
         existing = session.scalar(select(JobGroup.id).where(JobGroup.name == name))
         if existing is not None:

@@ -64,7 +64,7 @@ SELECT j.id, j.task_name, j.queue_name, coalesce(a.finished_at, now()), a.except
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
     SELECT exception_type, error_message, error_fingerprint, finished_at FROM job_attempts
-    WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+    WHERE job_id = j.id ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
 WHERE j.status = 'failed'
 ON CONFLICT (job_id) DO NOTHING

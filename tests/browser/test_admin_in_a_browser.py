@@ -43,7 +43,10 @@ def test_operator_finds_a_failed_job_reads_its_traceback_and_retries_it(
     expect(rows).to_have_count(1)
     rows.get_by_role("link", name=str(job_id)).click()
 
-    expect(page.locator("pre.traceback")).to_contain_text("ForeignKeyViolation")
+    # The task's own frames first, ending with the error they let out.
+    own = page.locator("details.task-frames pre")
+    expect(own).to_contain_text("tests/support/tasks.py")
+    expect(own).to_contain_text("ForeignKeyViolation")
     with session_factory() as session:  # the cause is fixed: the user now exists
         make_user(session, id=MISSING_USER_ID)
         session.commit()

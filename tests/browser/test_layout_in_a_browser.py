@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.demo.data import load_demo_data
@@ -21,7 +22,13 @@ LIST_PAGES = [
     "/admin/dead-letters/jobs?task=tests.fail",
     "/admin/dead-letters/history",
     "/admin/periodic",
+    "/admin/queues",
+    "/admin/queues/default",
     "/admin/workers",
+    "/admin/tasks",
+    "/admin/tasks?window=1h",
+    "/admin/tasks/tests.fail",
+    "/admin/alerts",
     "/admin/outbox",
     "/admin/audit",
 ]
@@ -54,10 +61,17 @@ def busy_system(session_factory: sessionmaker[Session]) -> None:
 
 
 @pytest.mark.usefixtures("demo", "busy_system")
-def test_no_list_page_scrolls_sideways_at_1366_by_900(page: Page, base_url: str) -> None:
+def test_no_list_page_scrolls_sideways_at_1366_by_900(
+    page: Page, base_url: str, session_factory: sessionmaker[Session]
+) -> None:
     page.set_viewport_size(LAPTOP)
     log_in(page, base_url, *ADMIN)
-    for path in LIST_PAGES:
+    with session_factory() as session:
+        failed = session.scalar(
+            text("SELECT max(id) FROM procrastinate_jobs WHERE status = 'failed'")
+        )
+    # A failed job's page too: its long error, the task's frames and the full traceback.
+    for path in [*LIST_PAGES, f"/admin/jobs/{failed}"]:
         page.goto(base_url + path)
         widths = page.evaluate(
             """() => ({

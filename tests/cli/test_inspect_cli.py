@@ -156,6 +156,16 @@ def test_stats_gives_per_queue_per_worker_and_last_hour_figures(
     assert "QUEUE" in shown and "OLDEST WAITING" in shown and "failure rate 33.3%" in shown
 
 
+@pytest.mark.slow
+def test_stats_names_each_live_workers_process_and_slots(hanging_job: int) -> None:
+    [worker] = [w for w in as_json("inspect", "stats")["workers"] if w["live"]]
+    process = worker["process"]
+    assert process["worker_name"] and process["pid"] and process["concurrency"] >= 1
+    assert "*" in process["slots"] and process["pool"]["processes"] == 1
+    shown = invoke("inspect", "stats").stdout
+    assert "SLOTS" in shown and f"{process['concurrency']} (" in shown
+
+
 def _waiting(factory: sessionmaker[Session], queue: str, count: int) -> list[int]:
     with factory() as session, session.begin():
         return [

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs.cli import main
 from hiring_jobs.models import (
     Application,
     ApplicationStatus,
@@ -33,6 +35,7 @@ from hiring_jobs.privacy import inventory, payloads, retention
 from hiring_jobs.privacy.inventory import ArgumentKind, Retention
 from hiring_jobs.privacy.retention import REMOVED, RetentionPolicy, RetentionReport
 from hiring_jobs.queue.defer import defer
+from hiring_jobs.queue.status import job_status
 from hiring_jobs.services import files
 from hiring_jobs.settings import Settings, get_settings
 from hiring_jobs.tasks import privacy as privacy_tasks
@@ -442,6 +445,11 @@ def test_the_daily_task_runs_on_a_worker_and_reports_what_it_removed(
     assert (entry.actor, entry.action, entry.details) == ("retention", "retention", expected)
     assert not path.exists()
     assert any(r.getMessage().startswith("retention removed:") for r in caplog.records)
+    with session_factory() as session:
+        reported = job_status(session, task_job)
+    assert reported is not None and reported.progress is not None
+    assert (reported.progress["done"], reported.progress["total"]) == (5, 5)
+    assert reported.progress["message"] == "files removed", "the last step, always written"
 
 
 # --- what it works from -------------------------------------------------------------------
@@ -484,3 +492,34 @@ def test_the_policy_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("HIRING_JOBS_RETAIN_EMAIL_BODY_DAYS", raising=False)
     monkeypatch.delenv("HIRING_JOBS_RETAIN_JOB_DETAILS_DAYS", raising=False)
     assert RetentionPolicy.from_settings(Settings.from_env()) == RetentionPolicy(365, 30, 14)
+
+
+# --- run by hand --------------------------------------------------------------------------
+
+
+def test_progress_hears_of_each_step_of_a_run(
+    session_factory: sessionmaker[Session], files_dir: Path
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+    retention.enforce_retention(
+        session_factory,
+        files_dir,
+        POLICY,
+        now=datetime.now(UTC),
+        progress=lambda *a: heard.append(a),
+    )
+    total = len(retention.RETENTION_STEPS)
+    assert heard == [(step, i + 1, total) for i, step in enumerate(retention.RETENTION_STEPS)]
+
+
+def test_the_retention_command_runs_now_prints_the_counts_and_is_audited(
+    session_factory: sessionmaker[Session], files_dir: Path
+) -> None:
+    with session_factory() as session, session.begin():
+        _delivery(session, "old", created=_days(31), sent=_days(31))
+    result = CliRunner().invoke(main, ["retention", "--by", "maria"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "       1  email bodies" in result.stdout
+    with session_factory() as session:
+        [entry] = session.scalars(select(AuditLogEntry)).all()
+    assert (entry.actor, entry.action, entry.details["email_bodies"]) == ("maria", "retention", 1)

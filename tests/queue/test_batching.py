@@ -88,6 +88,25 @@ def test_each_queue_gets_at_most_its_free_slots(conn: psycopg.Connection) -> Non
     assert sorted(job.id for job in fetched) == [*resumes[:2], *emails[:3], custom[0]]
 
 
+def test_the_shared_bucket_takes_the_best_jobs_across_its_queues(
+    conn: psycopg.Connection,
+) -> None:
+    reports = [_insert(conn, queue_name="reports") for _ in range(3)]
+    urgent_export = _insert(conn, queue_name="exports", priority=5)
+    _insert(conn, queue_name="exports")
+    full = _insert(conn, queue_name="resume", priority=9)  # named, no free slot
+    worker_id = _worker_id(conn)
+
+    fetched = asyncio.run(_fetch({"resume": 0, "*": 3}, worker_id))
+
+    assert [job.id for job in fetched] == [urgent_export, reports[0], reports[1]]
+    assert full not in {job.id for job in fetched}
+    locked = conn.execute(
+        "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+    ).fetchone()
+    assert locked == (3,), "jobs read but not chosen stay waiting"
+
+
 def test_fetch_respects_the_limit_and_skips_locked_rows(conn: psycopg.Connection) -> None:
     ids = [_insert(conn) for _ in range(5)]
     worker_id = _worker_id(conn)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app, make_connector
-from hiring_jobs.queue import batching, slots
+from hiring_jobs.queue import batching, control, slots
 
 
 def run_worker_until_idle(
@@ -68,3 +68,24 @@ def jobs(session: Session, task_name: str | None = None) -> list[dict[str, Any]]
         {"task": task_name},
     )
     return [dict(row._mapping) for row in rows]
+
+
+def live_worker(database_url: str, spec: str, name: str) -> int:
+    """A worker process's registration as a real one makes it: Procrastinate's row, then
+    queue control's report (QueueControl.refresh, the code workers run)."""
+    connector = PsycopgConnector(conninfo=database_url)
+
+    async def register() -> int:
+        await connector.open_async()
+        try:
+            row = await connector.execute_query_one_async(
+                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id"  # type: ignore[arg-type]
+            )
+            parsed = slots.parse(spec)
+            gate = control.QueueControl(parsed, slots.SlotCounter(parsed), wake=lambda: None)
+            await gate.refresh(connector, row["id"], name)
+            return int(row["id"])
+        finally:
+            await connector.close_async()
+
+    return asyncio.run(register())

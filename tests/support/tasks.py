@@ -196,6 +196,30 @@ def hang_sync(user_id: int, seconds: float) -> None:
         session.add(Notification(user_id=user_id, kind="test", message="hung job finished"))
 
 
+@task("tests.progress_steps", queue="default", retry=RetryPolicy(max_retries=0), pass_context=True)
+def progress_steps(context: JobContext, steps: int, seconds: float) -> int:
+    """Reports its progress after each of `steps` steps of `seconds` (in a task child)."""
+    for step in range(1, steps + 1):
+        time.sleep(seconds)
+        context.progress(step, steps, f"step {step} of {steps}")  # type: ignore[attr-defined]
+    return steps
+
+
+@app.task(name="tests.progress_async", queue="default", pass_context=True)
+async def progress_async(context: JobContext, steps: int) -> int:
+    """Reports each step from the worker's event loop."""
+    for step in range(1, steps + 1):
+        await asyncio.sleep(0.01)
+        context.progress(step, steps, f"async step {step}")  # type: ignore[attr-defined]
+    return steps
+
+
+@app.task(name="tests.tick", queue="default")
+def tick(timestamp: int) -> int:
+    """A cron task's body for tests that register it on a registry of their own."""
+    return timestamp
+
+
 @app.task(name="tests.allocate", queue="default")
 def allocate(megabytes: int) -> int:
     """Holds `megabytes` of memory when it returns (a big parse); answers its pid."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import hiring_jobs.tasks.analytics as analytics_tasks
@@ -164,7 +164,9 @@ def test_the_weekly_report_emails_each_administrator_once(
     [report] = _snapshots(session_factory)
     assert (report.kind, report.period_start) == ("weekly_report", TICK - timedelta(days=7))
     with session_factory() as session:
+        progress = session.execute(text("SELECT done, total, message FROM job_progress")).all()
         [email_job] = jobs(session, "email.send_weekly_report")
+    assert [tuple(row) for row in progress] == [(3, 3, "report saved")] * 2, "both runs'"
     assert email_job["args"]["user_id"] == admin.id
     assert email_job["args"]["week_start"] == "2024-05-27"
     assert email_job["args"]["stats"]["new_users"] == 1

@@ -24,6 +24,7 @@ from hiring_jobs.models import (
     StoredFile,
 )
 from hiring_jobs.queue.defer import defer
+from hiring_jobs.queue.status import job_status
 from hiring_jobs.services.resumes import create_resume
 from hiring_jobs.settings import get_settings
 from tests.support.factories import make_posting, make_user
@@ -156,6 +157,11 @@ def test_a_batch_parse_ends_with_one_summary(
     statuses = _statuses(session_factory)
     assert statuses["resume.summarize_batch"] == ["succeeded"]
     assert sorted(statuses["resume.parse"]) == ["failed"] + ["succeeded"] * 3
+    with session_factory() as session:
+        reported = job_status(session, batch)
+    assert reported is not None and reported.progress is not None, "the group's progress"
+    assert (reported.progress["done"], reported.progress["total"]) == (4, 4)
+    assert reported.progress["message"] == "4 of 4 done, 1 failed"
 
     # The summary running again (a duplicate completion) updates the same report.
     with session_factory() as session, session.begin():

@@ -18,7 +18,10 @@ from tests.web.helpers import ADMIN, basic, csrf_of, defer_jobs, log_in, post
 from web import create_app
 
 
-@pytest.mark.parametrize("path", ["/admin/", "/admin/jobs", "/admin/jobs/1", "/admin/audit"])
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/", "/admin/jobs", "/admin/jobs/1", "/admin/audit", "/admin/tasks", "/admin/alerts"],
+)
 def test_pages_send_anonymous_visitors_to_the_login_form(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302

@@ -281,6 +281,39 @@ def test_retry_a_failed_job_then_it_succeeds_and_the_action_is_audited(
     assert (entry.actor, entry.target, entry.job_count) == ("admin", f"job {job_id}", 1)
 
 
+def test_attempts_are_numbered_one_per_run_across_automatic_and_manual_retries(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    """A run, a manual retry, another run: the job counts 2 attempts and lists 1 and 2."""
+    job_id = failed_job(session_factory, "first run")
+    assert post(operator, f"/admin/jobs/{job_id}/retry").status_code == 302
+    run_worker_in_thread()  # tests.fail fails again
+    body = operator.get(f"/api/jobs/{job_id}").get_json()
+    assert [a["attempt"] for a in body["attempts"]] == [1, 2]
+    with session_factory() as session:
+        counted = session.scalar(
+            text("SELECT attempts FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+        )
+    assert counted == 2
+    page = operator.get(f"/admin/jobs/{job_id}").data.decode()
+    assert re.search(r"<dt>Attempts</dt><dd>2</dd>", page)
+    assert "Attempt 1" in page and "Attempt 2" in page and "Attempt 3" not in page
+
+
+def test_bulk_retry_does_not_count_the_failed_run_twice(
+    operator: FlaskClient, session_factory: sessionmaker[Session]
+) -> None:
+    job_id = failed_job(session_factory, "bulk")
+    post(
+        operator,
+        "/admin/jobs/bulk",
+        {"action": "retry", "status": "failed", "scope": "filter", "confirm": "yes"},
+    )
+    run_worker_in_thread()
+    body = operator.get(f"/api/jobs/{job_id}").get_json()
+    assert [a["attempt"] for a in body["attempts"]] == [1, 2]
+
+
 def test_actions_refuse_jobs_in_the_wrong_state(
     operator: FlaskClient, session_factory: sessionmaker[Session]
 ) -> None:

@@ -14,7 +14,8 @@ import click
 from tools.bench import main
 
 SECTIONS = (
-    "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
+    "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "snapshot",
+    "growth", "memory", "middleware",
 )  # fmt: skip
 
 
@@ -22,7 +23,7 @@ SECTIONS = (
 @click.option("--quick", is_flag=True, help="Small counts, one round: a smoke run.")
 @click.option(
     "--sections",
-    default="drain,enqueue,latency,resume,isolation,memory",
+    default="drain,enqueue,latency,resume,isolation,writes,backlog,memory",
     show_default=True,
     help=f"Comma-separated, from: {', '.join(SECTIONS)}.",
 )

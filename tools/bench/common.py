@@ -94,9 +94,7 @@ def fresh_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
     url = url_with_dbname(server_url, name)
     try:
         schema.upgrade(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE bench_probes (key bigint PRIMARY KEY, started float8)")
-            conn.execute("CREATE TABLE bench_writes (id bigserial PRIMARY KEY, payload text)")
+        create_bench_tables(url)
         yield url
     finally:
         if not keep:
@@ -104,6 +102,13 @@ def fresh_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+
+
+def create_bench_tables(url: str) -> None:
+    """The tables bench tasks write to (probe start times, write payloads)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_probes (key bigint PRIMARY KEY, started float8)")
+        conn.execute("CREATE TABLE bench_writes (id bigserial PRIMARY KEY, payload text)")
 
 
 def server_facts(url: str) -> str:
@@ -114,16 +119,33 @@ def server_facts(url: str) -> str:
 
 
 def reset_jobs(bench: Bench) -> None:
-    """Empty the job tables between measurements, so each starts from the same state.
+    """Empty the job tables between measurements, so each starts from the same state
+    (those that exist: a stock Procrastinate database has only its own).
 
     No ANALYZE afterwards: statistics saying "empty" make the foreign-key checks of the
     next 20,000 inserts scan the table each time (TRUNCATE leaves them unknown instead).
     """
     with bench.connect() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                (list(JOB_TABLES),),
+            )
+        ]
         conn.execute(
-            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers,"
-            " job_attempts, bench_probes, bench_writes CASCADE"
+            sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
         )
+
+
+JOB_TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "job_attempts",
+    "bench_probes",
+    "bench_writes",
+)
 
 
 def server_now(conn: psycopg.Connection) -> float:

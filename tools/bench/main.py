@@ -17,7 +17,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tools.bench import drain, enqueue, growth, isolation, latency, memory, resume
+from tools.bench import (
+    backlog,
+    drain,
+    enqueue,
+    growth,
+    isolation,
+    latency,
+    memory,
+    resume,
+    snapshot,
+    writes,
+)
 from tools.bench import redis_celery as bench_redis
 from tools.bench.common import (
     Bench,
@@ -29,9 +40,12 @@ from tools.bench.common import (
 )
 
 SECTIONS = (
-    "drain", "enqueue", "latency", "resume", "isolation", "growth", "memory", "middleware"
+    "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "snapshot",
+    "growth", "memory", "middleware",
 )  # fmt: skip
-DEFAULT_SECTIONS = ("drain", "enqueue", "latency", "resume", "isolation", "memory")
+DEFAULT_SECTIONS = (
+    "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "memory"
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +59,13 @@ class Sizes:
     history: int
     memory_small: int
     memory_large: int
+    backlog: int  # jobs queued before the backlog phase
+    window_seconds: float  # each phase of the backlog section
+    hold_seconds: float  # each phase of the held-snapshot section
 
 
-FULL = Sizes(3, 20_000, 300, 10_000, 500, 240, 5_000_000, 1_000, 100_000)
-QUICK = Sizes(1, 300, 30, 2_000, 25, 6, 20_000, 100, 1_000)
+FULL = Sizes(3, 20_000, 300, 10_000, 500, 240, 5_000_000, 1_000, 100_000, 100_000, 30, 300)
+QUICK = Sizes(1, 300, 30, 2_000, 25, 6, 20_000, 100, 1_000, 3_000, 3, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +346,99 @@ def section_isolation(bench: Bench, sizes: Sizes, options: Options, report: Repo
             report.check("isolation", label, value, "p99 < 1 s", p99 < 1000)
         else:
             report.add("isolation", label, value)
+
+
+def section_writes(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    """WAL, disk and rows written per no-op job: ours against stock Procrastinate."""
+    count = sizes.jobs
+    ours: list[writes.Writes] = []
+    stock: list[writes.Writes] = []
+    with writes.stock_database(bench) as stock_bench:
+        for index in range(sizes.rounds):
+            ours.append(writes.measure(bench, drain.ours(bench), count))
+            stock.append(writes.measure(stock_bench, drain.stock_same_shape(stock_bench), count))
+            bench.log(
+                f"writes round {index + 1}: ours {ours[-1].per_job()}; stock {stock[-1].per_job()}"
+            )
+    mine, theirs = _median_writes(ours), _median_writes(stock)
+    report.add("writes", f"per job, ours ({count:,} no-op jobs)", mine.per_job())
+    report.add("writes", "per job, stock Procrastinate (its schema only)", theirs.per_job())
+    ratio = mine.wal_bytes / max(theirs.wal_bytes, 1)
+    report.check(
+        "writes", "WAL bytes per job, ours / stock", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5
+    )
+    disk = mine.disk_bytes / max(theirs.disk_bytes, 1)
+    report.add("writes", "disk growth per job, ours / stock", f"{disk:.2f}x")
+
+
+def _median_writes(values: list[writes.Writes]) -> writes.Writes:
+    return writes.Writes(
+        jobs=values[0].jobs,
+        wal_bytes=int(median([v.wal_bytes for v in values])),
+        disk_bytes=int(median([v.disk_bytes for v in values])),
+        rows=int(median([v.rows for v in values])),
+    )
+
+
+# Above what 2 cores complete, so both phases measure capacity, not the producer.
+BACKLOG_PRODUCER_RATE = 2_000.0
+SNAPSHOT_PRODUCER_RATE = 100.0
+
+
+def section_backlog(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    """Completion with a standing backlog against the same worker on an empty queue."""
+    results = []
+    for index in range(sizes.rounds):
+        result = backlog.measure(
+            bench, drain.ours(bench), sizes.backlog, BACKLOG_PRODUCER_RATE, sizes.window_seconds
+        )
+        bench.log(
+            f"backlog round {index + 1}: empty {result.empty.completed_per_second:,.0f}/s,"
+            f" with {sizes.backlog:,} queued {result.loaded.completed_per_second:,.0f}/s"
+        )
+        results.append(result)
+    empty = median([r.empty.completed_per_second for r in results])
+    loaded = median([r.loaded.completed_per_second for r in results])
+    ratio = median([r.ratio for r in results])
+    offered = f"producer at {BACKLOG_PRODUCER_RATE:,.0f}/s for {sizes.window_seconds:.0f} s"
+    report.add("backlog", f"completion, empty queue ({offered})", f"{empty:,.0f} jobs/s")
+    report.add(
+        "backlog", f"completion, {sizes.backlog:,} jobs queued first", f"{loaded:,.0f} jobs/s"
+    )
+    report.check("backlog", "backlog / empty", f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
+
+
+def section_snapshot(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    """An idle transaction holding an XID: ours clean, ours held, stock held (one round)."""
+    rate, seconds = SNAPSHOT_PRODUCER_RATE, sizes.hold_seconds
+    clean = snapshot.measure(bench, drain.ours(bench), rate, seconds, hold=False)
+    held = snapshot.measure(bench, drain.ours(bench), rate, seconds, hold=True)
+    with writes.stock_database(bench) as stock_bench:
+        stock = snapshot.measure(
+            stock_bench, drain.stock_same_shape(stock_bench), rate, seconds, hold=True
+        )
+    phase = f"{rate:,.0f} jobs/s for {seconds:.0f} s"
+    for label, result in (
+        ("ours, clean", clean),
+        ("ours, XID held", held),
+        ("stock, XID held", stock),
+    ):
+        report.add(
+            "snapshot",
+            f"{label} ({phase})",
+            f"{result.completed_per_second:,.0f} jobs/s, pickup p99 {result.pickup_p99_ms:,.0f} ms",
+        )
+        report.add("snapshot", f"{label}: dead tuples", result.dead())
+    ours_dead = held.dead_share.get("procrastinate_jobs", 1.0)
+    stock_dead = stock.dead_share.get("procrastinate_jobs", 0.0)
+    # n_dead_tup is an estimate: two points of slack. Both write two dead versions a job.
+    report.check(
+        "snapshot",
+        "procrastinate_jobs dead share held, ours vs stock",
+        f"{ours_dead:.0%} vs {stock_dead:.0%}",
+        "<= stock (+2 pts)",
+        ours_dead <= stock_dead + 0.02,
+    )
 
 
 def section_growth(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:

@@ -1,5 +1,5 @@
-"""The admin pages: overview, jobs, dead letters, cron tasks, workers, mail outbox, audit log,
-and (admins only) accounts and API tokens.
+"""The admin pages: overview, jobs, tasks, dead letters, cron tasks, workers, alerts, mail
+outbox, audit log, and (admins only) accounts and API tokens.
 
 Every page needs a login; every action needs the operator role (accounts and tokens: the
 admin role) and a CSRF token (see web.security), and writes an audit row in the same
@@ -15,6 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The view modules register their routes on `bp`.
 from web.admin import (  # noqa: E402
     access,
+    alerts,
     audit_log,
     dead_letters,
     jobs,
@@ -22,12 +23,15 @@ from web.admin import (  # noqa: E402
     overview,
     periodic,
     privacy,
+    queues,
     reveal,
+    tasks,
     workers,
 )
 
 __all__ = [
     "access",
+    "alerts",
     "audit_log",
     "bp",
     "dead_letters",
@@ -36,6 +40,8 @@ __all__ = [
     "overview",
     "periodic",
     "privacy",
+    "queues",
     "reveal",
+    "tasks",
     "workers",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from hiring_jobs.queue import operations
+from hiring_jobs.queue import job_progress, operations
 from web.admin import bp
 from web.common import actor, bulk_plan, job_story, task_names
 from web.db import get_session
@@ -32,9 +32,11 @@ def jobs() -> ResponseReturnValue:
         session, job_filter, before=int_arg("before"), after=int_arg("after")
     )
     count = job_queries.capped_count(session, *job_filter.conditions())
+    running = [row["id"] for row in page.rows if row["status"] == "doing"]
     return render_template(
         "admin/jobs.html",
         page=page,
+        progress=job_progress.read(session, running),
         count=count,
         job_filter=job_filter,
         error=error,

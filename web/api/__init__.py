@@ -12,6 +12,25 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 # The endpoint modules register their routes on `bp`.
-from web.api import applications, dead_letters, jobs, resumes, reveal, stats  # noqa: E402
+from web.api import (  # noqa: E402
+    alerts,
+    applications,
+    dead_letters,
+    jobs,
+    queues,
+    resumes,
+    reveal,
+    stats,
+)
 
-__all__ = ["applications", "bp", "dead_letters", "jobs", "resumes", "reveal", "stats"]
+__all__ = [
+    "alerts",
+    "applications",
+    "bp",
+    "dead_letters",
+    "jobs",
+    "queues",
+    "resumes",
+    "reveal",
+    "stats",
+]

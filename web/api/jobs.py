@@ -14,7 +14,7 @@ from hiring_jobs.queue.status import job_status
 from web.api import bp
 from web.common import actor, bulk_plan, job_story
 from web.db import get_session
-from web.masking import masked_fields
+from web.masking import masked_explanation, masked_fields
 from web.queries import bulk as bulk_queries
 from web.queries import jobs as job_queries
 from web.security import login_required, operator_required
@@ -66,6 +66,16 @@ def status(job_id: int) -> ResponseReturnValue:
     if found is None:
         abort(404, description=f"no job {job_id}: it never existed or was deleted")
     return jsonify(masked_fields(found.as_dict()))
+
+
+@bp.get("/jobs/<int:job_id>/why")
+@login_required
+def why(job_id: int) -> ResponseReturnValue:
+    """What holds a waiting job now, in words (hiring_jobs.queue.why)."""
+    found = masked_explanation(get_session(), job_id)
+    if found is None:
+        abort(404, description=f"no job {job_id}: it never existed or was deleted")
+    return jsonify(found)
 
 
 def _act(job_id: int, run: Any) -> ResponseReturnValue:

@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from hiring_jobs.models import AuditLogEntry
 from web.api import bp
-from web.common import jobs_app, run_periodic_now
+from web.common import change_cron, jobs_app, run_periodic_now
 from web.db import get_session
 from web.masking import masked_fields
 from web.queries import overview, periodic
 from web.queries import workers as worker_queries
 from web.queries.outbox import list_outbox, recipient_names
 from web.security import login_required, operator_required
-from web.validation import int_arg
+from web.validation import int_arg, json_body
 
 
 @bp.get("/stats")
@@ -41,7 +41,12 @@ def workers() -> ResponseReturnValue:
     return jsonify(
         workers=[
             dataclasses.asdict(worker)
-            | {"live": worker.live, "running_jobs": data["running"].get(worker.id, [])}
+            | {
+                "live": worker.live,
+                "running_jobs": data["running"].get(worker.id, []),
+                # Name, host, pid, concurrency, slots and pool, as the process recorded them.
+                "process": data["registered"].get(worker.id),
+            }
             for worker in data["workers"]
         ],
         processes_last_hour=data["processes"],
@@ -54,6 +59,16 @@ def workers() -> ResponseReturnValue:
 def periodic_tasks() -> ResponseReturnValue:
     found = periodic.schedules(get_session(), jobs_app())
     return jsonify(periodic=[schedule.as_dict() for schedule in found])
+
+
+@bp.post("/periodic/<key>/<any(enable, disable, 'catch-up'):change>")
+@operator_required
+def change_periodic(key: str, change: str) -> ResponseReturnValue:
+    """catch-up takes {"catch_up": "skip"|"once"|"each", "window_minutes": N}."""
+    body = json_body() if change == "catch-up" else {}
+    change_cron(key, change, {k: str(v) for k, v in body.items() if v is not None})
+    [found] = [s for s in periodic.schedules(get_session(), jobs_app()) if s.key == key]
+    return jsonify(found.as_dict())
 
 
 @bp.post("/periodic/<key>/run")

@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app as procrastinate_app
 from hiring_jobs.models import AttemptOutcome, JobAttempt
+from hiring_jobs.queue import job_progress
+from hiring_jobs.queue.why import explain
 from web.queries.related import known_names, related_records
 from web.queries.tables import STATUSES, events, jobs
 from web.validation import loads_json
@@ -364,6 +366,8 @@ def job_attempts(session: Session, job_id: int) -> list[dict[str, Any]]:
 
 def job_story(session: Session, job_id: int) -> dict[str, Any] | None:
     """One job's whole story (its page and the API): None when there is no such job."""
+    from web.queries import workers  # imported here: workers -> overview -> this module
+
     job = get_job(session, job_id)
     if job is None:
         return None
@@ -371,7 +375,11 @@ def job_story(session: Session, job_id: int) -> dict[str, Any] | None:
         "job": job,
         "events": job_events(session, job_id),
         "attempts": job_attempts(session, job_id),
+        "worker": workers.registration(session, job["worker_id"]),
         "related": related_records(session, job_id, job["args"]),
+        # What holds it, for a waiting job (live data).
+        "why": explain(session, job_id) if job["status"] == "todo" else None,
+        "progress": job_progress.read(session, [job_id]).get(job_id),
         # Never sent as is: masks these names in the job's arguments, errors and results.
         "names": known_names(session, job["args"]),
     }

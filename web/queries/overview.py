@@ -13,12 +13,12 @@ from typing import Any
 from procrastinate import App
 from sqlalchemy.orm import Session
 
+from hiring_jobs.queue import control
 from hiring_jobs.queue.throughput import per_minute
 from hiring_jobs.settings import get_settings
 from hiring_jobs.sql import QUEUE, run
 from web.queries import periodic
 from web.queries.jobs import COUNT_CAP, CappedCount
-from web.queries.tables import STATUSES
 
 # A queue whose oldest ready job waited this long is not being served.
 UNSERVED_AFTER_SECONDS = 300.0
@@ -47,9 +47,7 @@ def queue_names(session: Session) -> list[str]:
 
 
 def queue_stats(session: Session) -> list[QueueStats]:
-    rows = run(
-        session, QUEUE["queue_status_counts"], {"statuses": list(STATUSES), "cap": COUNT_CAP + 1}
-    )
+    rows = run(session, QUEUE["queue_status_counts"], {"cap": COUNT_CAP + 1})
     counts: dict[str, dict[str, CappedCount]] = {}
     for row in rows:
         counts.setdefault(row.queue, {})[row.status] = CappedCount(
@@ -169,6 +167,8 @@ def overview_data(session: Session, app: App) -> dict[str, Any]:
     live = [worker for worker in found_workers if worker.live]
     stalled = stalled_jobs(session)
     missed = periodic.missed_warnings(periodic.schedules(session, app))
+    controlled = control.queue_states(session)
+    unknown_workers = control.unreported_live_workers(session)
     return {
         "queues": stats,
         "hour": hour,
@@ -178,5 +178,26 @@ def overview_data(session: Session, app: App) -> dict[str, Any]:
         "workers": found_workers,
         "live_workers": live,
         "stalled_jobs": stalled,
-        "warnings": warnings(stats, len(live), stalled, missed),
+        "warnings": warnings(stats, len(live), stalled, missed)
+        + control_warnings(controlled, all_known=bool(live) and not unknown_workers),
+        "queue_control": {state.name: state for state in controlled},
+        "unserved_queues": []
+        if unknown_workers
+        else [state.name for state in controlled if state.waiting and not state.serving],
     }
+
+
+def control_warnings(states: list[control.QueueState], *, all_known: bool) -> list[str]:
+    """Paused queues, and queues whose waiting jobs no live worker would start: said only
+    when there are live workers and each has reported what it serves (with none at all,
+    warnings() already says so for every queue)."""
+    warnings = []
+    for state in states:
+        if state.paused:
+            warnings.append(f"Queue {state.name} is paused: {state.waiting:,} jobs wait.")
+        elif state.waiting and not state.serving and all_known:
+            warnings.append(
+                f"Queue {state.name} has {state.waiting:,} waiting jobs and no live worker"
+                " serving it."
+            )
+    return warnings

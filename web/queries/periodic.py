@@ -11,6 +11,7 @@ from procrastinate import App
 from procrastinate.periodic import PeriodicTask
 from sqlalchemy.orm import Session
 
+from hiring_jobs.queue import cron
 from hiring_jobs.queue.defer import DeferOptions, defer
 from hiring_jobs.sql import QUEUE, run
 
@@ -31,6 +32,9 @@ class Schedule:
     last_status: str | None
     next_runs: list[datetime]
     missed_tick: datetime | None  # the latest tick that should have run and did not
+    enabled: bool = True
+    catch_up: str = cron.CatchUp.SKIP.value
+    window_seconds: int = cron.DEFAULT_WINDOW_SECONDS
 
     @property
     def key(self) -> str:
@@ -58,7 +62,15 @@ def find(app: App, key: str) -> PeriodicTask[Any, Any, Any] | None:
 def schedules(session: Session, app: App) -> list[Schedule]:
     now = datetime.now(UTC)
     since = run(session, QUEUE["running_since"]).scalar()
-    return [_schedule(session, periodic, now, since) for periodic in periodic_tasks(app)]
+    settings = cron.policies(session)
+    return [
+        _schedule(session, periodic, now, since, settings.get(_key(periodic), cron.Policy()))
+        for periodic in periodic_tasks(app)
+    ]
+
+
+def _key(periodic: PeriodicTask[Any, Any, Any]) -> tuple[str, str]:
+    return (periodic.task.name, periodic.periodic_id)
 
 
 def _schedule(
@@ -66,6 +78,7 @@ def _schedule(
     periodic: PeriodicTask[Any, Any, Any],
     now: datetime,
     running_since: datetime | None,
+    policy: cron.Policy,
 ) -> Schedule:
     params = {"task": periodic.task.name, "periodic_id": periodic.periodic_id}
     row = run(session, QUEUE["last_periodic_defer"], params).one_or_none()
@@ -78,7 +91,8 @@ def _schedule(
     next_runs = [upcoming.get_next(datetime) for _ in range(NEXT_RUNS)]
     due = croniter(periodic.cron, now - MISSED_AFTER).get_prev(datetime)
     expected = running_since is not None and due >= running_since
-    missed = due if expected and (last_at is None or last_at < due) else None
+    # A disabled task misses nothing: it was told not to run.
+    missed = due if policy.enabled and expected and (last_at is None or last_at < due) else None
     queue = periodic.configure_kwargs.get("queue") or periodic.task.queue
     return Schedule(
         task_name=periodic.task.name,
@@ -90,6 +104,9 @@ def _schedule(
         last_status=row.status if row is not None else None,
         next_runs=next_runs,
         missed_tick=missed,
+        enabled=policy.enabled,
+        catch_up=policy.catch_up.value,
+        window_seconds=policy.window_seconds,
     )
 
 

@@ -12,6 +12,28 @@ from web.queries import overview
 from web.sql import ADMIN
 
 
+def registrations(session: Session) -> dict[int, dict[str, Any]]:
+    return {
+        row.worker_id: dict(row._mapping) for row in run(session, QUEUE["worker_registrations"])
+    }
+
+
+def registration(session: Session, worker_id: int | None) -> dict[str, Any] | None:
+    if worker_id is None:
+        return None
+    row = run(session, ADMIN["worker_registration"], {"worker_id": worker_id}).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+def slot_use(slots: dict[str, int], running: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Busy and total slots per bucket: a named queue, or "*" for the queues not named."""
+    busy = dict.fromkeys(slots, 0)
+    for job in running:
+        bucket = job["queue_name"] if job["queue_name"] in slots else "*"
+        busy[bucket] = busy.get(bucket, 0) + 1
+    return [{"queue": queue, "busy": busy[queue], "slots": slots.get(queue)} for queue in busy]
+
+
 def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {}
     for row in run(session, QUEUE["running_by_worker"]):
@@ -27,6 +49,8 @@ def workers_data(session: Session) -> dict[str, Any]:
     return {
         "workers": overview.workers(session),
         "running": running_by_worker(session),
+        "registered": registrations(session),
+        "slot_use": slot_use,
         "processes": processes_seen(session),
         "stalled_jobs": overview.stalled_jobs(session),
         "heartbeat": get_settings().heartbeat_seconds,

@@ -11,3 +11,8 @@ WHERE started_at >= now() - interval '1 hour' AND worker_name IS NOT NULL
 GROUP BY worker_name, hostname, pid
 ORDER BY max(started_at) DESC
 LIMIT 200;
+
+-- worker_registration --
+-- What one worker recorded about itself (job page)
+SELECT p.worker_id, p.worker_name, p.hostname, p.pid, p.concurrency, p.slots, p.started_at
+FROM worker_processes p WHERE p.worker_id = %(worker_id)s;

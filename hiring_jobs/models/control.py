@@ -1,0 +1,81 @@
+"""Run-time control of queues (queue/control.py): what operators set, what workers serve;
+and what running jobs report of their progress (queue/job_progress.py).
+
+`queue_settings` holds one row per queue and scope: fleet-wide (`worker_name` empty) or for
+one worker process (its name). `queue_workers` is each live worker process's own line:
+which queues it serves with how many slots, and what it applies now, so the CLI and the
+pages can say which workers serve a queue and whether a change has reached them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hiring_jobs.models.base import Base, created_at_column
+
+FLEET = ""  # queue_settings.worker_name of a fleet-wide setting
+
+
+class QueueSetting(Base):
+    __tablename__ = "queue_settings"
+    __table_args__ = (
+        CheckConstraint("concurrency IS NULL OR concurrency BETWEEN 0 AND 1000", name="slots"),
+    )
+
+    queue_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    worker_name: Mapped[str] = mapped_column(String(200), primary_key=True, default=FLEET)
+    paused: Mapped[bool] = mapped_column(default=False)
+    # Slots per worker process; NULL: what the worker was started with.
+    concurrency: Mapped[int | None]
+    updated_at: Mapped[datetime] = created_at_column()
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class QueueWorker(Base):
+    __tablename__ = "queue_workers"
+
+    # procrastinate_workers.id (no foreign key: Procrastinate prunes its rows itself).
+    worker_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    worker_name: Mapped[str] = mapped_column(String(200), index=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    # {"resume": 2, "*": 4}: the slots it was started with, per bucket.
+    configured: Mapped[dict[str, Any]]
+    # The slots it applies now (after run-time limits) and the queues it holds paused.
+    applied: Mapped[dict[str, Any]]
+    paused: Mapped[list[Any]]
+    seen_at: Mapped[datetime] = created_at_column()
+
+
+class PeriodicSetting(Base):
+    """A cron task's run-time settings (queue/cron.py); no row: enabled, `skip`."""
+
+    __tablename__ = "periodic_settings"
+    __table_args__ = (
+        CheckConstraint("catch_up IN ('skip', 'once', 'each')", name="catch_up"),
+        CheckConstraint("window_seconds > 0", name="window"),
+    )
+
+    task_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    periodic_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    catch_up: Mapped[str] = mapped_column(String(10), default="skip")
+    window_seconds: Mapped[int] = mapped_column(default=86400)
+    updated_at: Mapped[datetime] = created_at_column()
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class JobProgress(Base):
+    """The last progress a job reported (one row per job, deleted with the job)."""
+
+    __tablename__ = "job_progress"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[int]
+    total: Mapped[int | None]
+    message: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = created_at_column()

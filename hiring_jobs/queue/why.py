@@ -1,0 +1,262 @@
+"""Why is this job not running? What holds a waiting job, in words, from live data.
+
+Each reason is one check against the database as it is now: scheduled for later, retry
+backoff (until when, after which error), its queue paused, no live worker serving its
+queue, every slot of its queue busy (with which jobs, since when), its lock held or
+claimed first by another job, jobs of higher priority or earlier ahead of it. A job can be
+held by several at once; all are listed, in that order. Messages carry ids, times, queue
+and task names and exception types, never arguments or error text (personal data): the
+last error's message is a separate field that callers mask (web.masking).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from hiring_jobs.queue import control
+from hiring_jobs.queue.slots import OTHER_QUEUES
+
+AHEAD_CAP = 10_000
+SHOWN_RUNNING = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    code: str  # scheduled, retry_backoff, queue_paused, no_worker, slots_busy, lock_held,
+    # lock_queued, jobs_ahead, not_waiting, nothing
+    message: str
+    until: datetime | None = None
+    job_ids: tuple[int, ...] = ()
+    error_type: str | None = None
+    error_message: str | None = None  # personal data possible: masked by callers
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "job_ids": list(self.job_ids)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    job_id: int
+    status: str
+    queue: str
+    reasons: list[Reason]
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == "todo"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "queue": self.queue,
+            "waiting": self.waiting,
+            "reasons": [reason.as_dict() for reason in self.reasons],
+        }
+
+
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_JOB = """
+SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
+       j.scheduled_at > now() AS in_future, now() AS now
+FROM procrastinate_jobs j WHERE j.id = :id
+"""
+
+_LAST_ERROR = """
+SELECT exception_type, error_message FROM job_attempts
+WHERE job_id = :id AND exception_type IS NOT NULL ORDER BY id DESC LIMIT 1
+"""
+
+
+def explain(session: Session, job_id: int) -> Explanation | None:
+    """None when no job has this id."""
+    job = session.execute(text(_JOB), {"id": job_id}).one_or_none()
+    if job is None:
+        return None
+    if job.status != "todo":
+        reason = Reason("not_waiting", f"job {job_id} is not waiting: it is {job.status}")
+        return Explanation(job_id, job.status, job.queue_name, [reason])
+    checks = (_schedule, _queue_and_workers, _lock, _ahead)
+    reasons = [reason for check in checks for reason in check(session, job)]
+    if not reasons:
+        reasons = [
+            Reason(
+                "nothing",
+                "nothing holds it now: a worker serving its queue should start it at its"
+                " next fetch",
+            )
+        ]
+    return Explanation(job_id, job.status, job.queue_name, reasons)
+
+
+def _schedule(session: Session, job: Any) -> list[Reason]:
+    if not job.in_future:
+        return []
+    if job.attempts == 0:
+        return [Reason("scheduled", f"scheduled for {_at(job.scheduled_at)}", job.scheduled_at)]
+    error = session.execute(text(_LAST_ERROR), {"id": job.id}).one_or_none()
+    after = f", after {error.exception_type}" if error else ""
+    return [
+        Reason(
+            "retry_backoff",
+            f"waiting to retry (attempt {job.attempts + 1}) until {_at(job.scheduled_at)}{after}",
+            job.scheduled_at,
+            error_type=error.exception_type if error else None,
+            error_message=error.error_message if error else None,
+        )
+    ]
+
+
+def _queue_and_workers(session: Session, job: Any) -> list[Reason]:
+    [state] = control.queue_states(session, only=job.queue_name)
+    reasons = []
+    if state.paused:
+        who = f" by {state.updated_by}" if state.updated_by else ""
+        reasons.append(Reason("queue_paused", f"its queue {state.name} is paused{who}"))
+    if not state.serving:
+        reasons.append(Reason("no_worker", _no_worker(state, session)))
+    elif not state.paused:
+        reasons.extend(_slots_busy(session, state))
+    return reasons
+
+
+def _no_worker(state: control.QueueState, session: Session) -> str:
+    unknown = control.unreported_live_workers(session)
+    if not state.workers:
+        message = f"no live worker serves queue {state.name}"
+        if unknown:
+            message += f" ({unknown} live workers have not said which queues they serve)"
+        return message
+    held = ", ".join(
+        f"{w.worker_name} ({'paused there' if w.paused else '0 slots'})" for w in state.workers
+    )
+    return f"no live worker would start jobs of queue {state.name} now: {held}"
+
+
+_RUNNING_OF_WORKER = """
+SELECT j.id, j.task_name, j.queue_name, a.started_at
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+) a ON true
+WHERE j.status = 'doing' AND j.worker_id = :worker_id
+  AND (CASE WHEN :bucket = '*' THEN NOT (j.queue_name = ANY(CAST(:named AS varchar[])))
+            ELSE j.queue_name = :bucket END)
+ORDER BY a.started_at NULLS LAST, j.id
+"""
+
+
+def _slots_busy(session: Session, state: control.QueueState) -> list[Reason]:
+    """Busy only if every serving worker's slots for this queue's bucket are taken."""
+    workers = {
+        row.worker_name: row
+        for row in session.execute(
+            text("SELECT worker_id, worker_name, applied FROM queue_workers")
+        )
+    }
+    busy: list[Any] = []
+    for line in state.serving:
+        worker = workers.get(line.worker_name)
+        if worker is None:
+            return []
+        named = [bucket for bucket in worker.applied if bucket != OTHER_QUEUES]
+        running = session.execute(
+            text(_RUNNING_OF_WORKER),
+            {"worker_id": worker.worker_id, "bucket": line.bucket, "named": named},
+        ).all()
+        if len(running) < line.slots:
+            return []  # a free slot: not this
+        busy.extend(running)
+    slots = sum(line.slots for line in state.serving)
+    busy.sort(key=lambda row: (row.started_at is None, row.started_at, row.id))
+    shown = ", ".join(
+        f"job {row.id} ({row.task_name}"
+        + (f", since {_at(row.started_at)})" if row.started_at else ")")
+        for row in busy[:SHOWN_RUNNING]
+    )
+    more = f" and {len(busy) - SHOWN_RUNNING} more" if len(busy) > SHOWN_RUNNING else ""
+    return [
+        Reason(
+            "slots_busy",
+            f"every slot of queue {state.name} is busy ({slots} slots on"
+            f" {len(state.serving)} workers): {shown}{more}",
+            job_ids=tuple(row.id for row in busy),
+        )
+    ]
+
+
+_LOCK_HOLDER = """
+SELECT j.id, j.status, a.started_at
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+) a ON true
+WHERE j.lock = :lock AND j.id <> :id
+  AND (j.status = 'doing'
+       OR (j.status = 'todo' AND (j.priority > :priority
+                                  OR (j.priority = :priority AND j.id < :id))))
+ORDER BY (j.status = 'doing') DESC, j.priority DESC, j.id
+LIMIT 1
+"""
+
+
+def _lock(session: Session, job: Any) -> list[Reason]:
+    """Procrastinate runs one job per lock, and the first in line (priority, then id)."""
+    if job.lock is None:
+        return []
+    holder = session.execute(
+        text(_LOCK_HOLDER), {"lock": job.lock, "id": job.id, "priority": job.priority}
+    ).one_or_none()
+    if holder is None:
+        return []
+    if holder.status == "doing":
+        since = f" since {_at(holder.started_at)}" if holder.started_at else ""
+        return [
+            Reason(
+                "lock_held",
+                f"its lock is held by job {holder.id}, running{since}",
+                job_ids=(holder.id,),
+            )
+        ]
+    return [
+        Reason(
+            "lock_queued",
+            f"job {holder.id} holds the same lock and comes first (it waits too)",
+            job_ids=(holder.id,),
+        )
+    ]
+
+
+_AHEAD = f"""
+SELECT count(*) FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.queue_name = :queue AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+      AND (j.priority > :priority OR (j.priority = :priority AND j.id < :id))
+    LIMIT {AHEAD_CAP + 1}
+) ahead
+"""
+
+
+def _ahead(session: Session, job: Any) -> list[Reason]:
+    ahead = session.scalar(
+        text(_AHEAD), {"queue": job.queue_name, "priority": job.priority, "id": job.id}
+    )
+    if not ahead:
+        return []
+    count = f"{AHEAD_CAP:,}+" if ahead > AHEAD_CAP else f"{ahead:,}"
+    return [
+        Reason(
+            "jobs_ahead",
+            f"{count} ready jobs of queue {job.queue_name} come first (higher priority, or"
+            f" the same priority and deferred earlier)",
+        )
+    ]

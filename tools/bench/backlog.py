@@ -1,0 +1,109 @@
+"""Backlog: does completion hold when 100,000 jobs are already waiting?
+
+The same worker, the same producer (bench_load: no-op jobs at a fixed rate above what the
+workers can take, in small transactions), twice in one run: first on an empty queue, then
+with `backlog` jobs queued beforehand. Completion rate is what succeeded during the
+window divided by its length; the backlog phase should complete as fast as the empty one
+(the fetch must not cost more with more jobs waiting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from tools.bench import drain as bench_drain
+from tools.bench.common import (
+    PYTHON,
+    Bench,
+    BenchError,
+    Child,
+    reset_jobs,
+    wait_listening,
+    wait_until,
+)
+
+# The producer outlives the window: it is running before the window opens and after.
+PRODUCER_MARGIN_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    completed_per_second: float
+    waiting_at_end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Backlog:
+    empty: Window
+    loaded: Window
+
+    @property
+    def ratio(self) -> float:
+        return self.loaded.completed_per_second / max(self.empty.completed_per_second, 1e-9)
+
+
+def measure(
+    bench: Bench, contender: bench_drain.Contender, backlog: int, rate: float, seconds: float
+) -> Backlog:
+    reset_jobs(bench)
+    children = contender.start(bench)
+    try:
+        wait_listening(bench, children, contender.listeners)
+        empty = window(bench, rate, seconds, children)
+        wait_until(
+            lambda: waiting(bench) == 0,
+            timeout=120 + seconds,
+            what="the empty phase's jobs to finish",
+            interval=0.2,
+            alive=lambda: all(child.alive() for child in children),
+        )
+        bench_drain.enqueue_noops(bench, backlog)
+        loaded = window(bench, rate, seconds, children)
+    except BenchError as exc:
+        raise BenchError(f"backlog: {exc}\n{children[0].tail()}") from None
+    finally:
+        for child in children:
+            child.stop()
+    return Backlog(empty=empty, loaded=loaded)
+
+
+def window(bench: Bench, rate: float, seconds: float, children: list[Child]) -> Window:
+    """Run the producer; the completion rate over `seconds` once it is inserting."""
+    lasts = f"{seconds + PRODUCER_MARGIN_SECONDS:.0f}"
+    command = [PYTHON, "-m", "tools.bench.load", bench.url, f"{rate:.1f}", lasts]
+    load = Child("load", command, bench.env(), bench.tmp / "logs")
+    alive = lambda: all(child.alive() for child in children) and load.alive()  # noqa: E731
+    try:
+        first = newest_job(bench)
+        wait_until(lambda: newest_job(bench) > first, timeout=60, what="the producer", alive=alive)
+        before, started = succeeded(bench), time.monotonic()
+        time.sleep(seconds)
+        if not alive():
+            raise BenchError("a worker or the producer exited during the window")
+        after, elapsed = succeeded(bench), time.monotonic() - started
+    finally:
+        load.stop()
+    return Window(completed_per_second=(after - before) / elapsed, waiting_at_end=waiting(bench))
+
+
+def newest_job(bench: Bench) -> int:
+    with bench.connect() as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM procrastinate_jobs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def succeeded(bench: Bench) -> int:
+    with bench.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def waiting(bench: Bench) -> int:
+    with bench.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+        ).fetchone()
+    return int(row[0]) if row else 0

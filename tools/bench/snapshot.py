@@ -1,0 +1,99 @@
+"""Held snapshot: a forgotten idle transaction holding an XID while jobs flow.
+
+While any transaction holds an XID, VACUUM cannot remove the row versions that every job
+leaves behind (three per job, plus events and attempts), and index scans cannot mark
+them dead. The phase runs the producer (bench_load) at a fixed rate below capacity and
+sends probes (pickup latency, as the latency section does) for its whole length, once
+clean and once with another connection idle in a transaction that took an XID at its
+start. Reported: completion rate, probe pickup p99, and the share of dead tuples in each
+job table at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator
+
+import psycopg
+
+from tools.bench import backlog as bench_backlog
+from tools.bench import drain as bench_drain
+from tools.bench import latency as bench_latency
+from tools.bench.common import (
+    Bench,
+    BenchError,
+    percentile,
+    reset_jobs,
+    wait_listening,
+)
+
+TABLES = ("procrastinate_jobs", "procrastinate_events", "job_attempts")
+STATS_FLUSH_SECONDS = 1.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    completed_per_second: float
+    pickup_p99_ms: float
+    dead_share: dict[str, float]  # table -> dead / (live + dead) at the end
+
+    def dead(self) -> str:
+        return ", ".join(f"{table} {share:.0%}" for table, share in self.dead_share.items())
+
+
+def measure(
+    bench: Bench, contender: bench_drain.Contender, rate: float, seconds: float, *, hold: bool
+) -> Phase:
+    reset_jobs(bench)
+    with bench.connect() as conn:
+        conn.execute("VACUUM ANALYZE")
+    children = contender.start(bench)
+    try:
+        wait_listening(bench, children, contender.listeners)
+        with _held_xid(bench) if hold else contextlib.nullcontext():
+            load = bench_latency._start_load(bench, rate, seconds + 30)
+            try:
+                before, started = bench_backlog.succeeded(bench), time.monotonic()
+                probes = max(10, int(seconds / bench_latency.PROBE_INTERVAL_SECONDS))
+                committed = bench_latency._send_probes(bench, probes)
+                after, elapsed = bench_backlog.succeeded(bench), time.monotonic() - started
+            finally:
+                load.stop()
+            begun = bench_latency.wait_probes(bench, probes, children)
+            time.sleep(STATS_FLUSH_SECONDS)
+            dead = dead_share(bench)
+    except BenchError as exc:
+        raise BenchError(f"held snapshot: {exc}\n{children[0].tail()}") from None
+    finally:
+        for child in children:
+            child.stop()
+    pickups = [(begun[key] - committed[key]) * 1000 for key in committed]
+    return Phase(
+        completed_per_second=(after - before) / elapsed,
+        pickup_p99_ms=percentile(pickups, 0.99),
+        dead_share=dead,
+    )
+
+
+@contextlib.contextmanager
+def _held_xid(bench: Bench) -> Iterator[None]:
+    """Another session, idle in a transaction that holds an XID, for the block's length."""
+    with psycopg.connect(bench.url) as holder:
+        holder.execute("SELECT txid_current()")
+        try:
+            yield
+        finally:
+            holder.rollback()
+
+
+def dead_share(bench: Bench) -> dict[str, float]:
+    with bench.connect() as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(
+            "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables"
+            " WHERE relname = ANY(%s) ORDER BY relname",
+            (list(TABLES),),
+        ).fetchall()
+    return {name: dead / max(live + dead, 1) for name, live, dead in rows}

@@ -1,0 +1,170 @@
+"""Per-task figures over a time window (Flower's task charts), from the attempts table.
+
+Every run writes a job_attempts row (start, end, outcome, duration); the index on
+(task_name, started_at) serves each task's series. Percentiles are computed by
+PostgreSQL over the window's rows: a window is at most a week of one task, or of every
+task for the summary, read once per page load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# Outcomes that count as a failed run (the retry policy may still run the job again).
+FAILED_OUTCOMES = ("failed", "timed_out", "interrupted")
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    key: str
+    label: str
+    span: timedelta
+    step: timedelta
+    label_format: str
+    label_every: int
+
+    @property
+    def step_label(self) -> str:
+        minutes = int(self.step.total_seconds() // 60)
+        return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+
+
+WINDOWS = {
+    window.key: window
+    for window in (
+        Window("1h", "last hour", timedelta(hours=1), timedelta(minutes=5), "%H:%M", 2),
+        Window("24h", "last 24 hours", timedelta(days=1), timedelta(hours=1), "%H:00", 3),
+        Window("7d", "last 7 days", timedelta(days=7), timedelta(hours=6), "%d %b", 4),
+    )
+}
+DEFAULT_WINDOW = "24h"
+
+TASK_SUMMARY = """
+SELECT task_name,
+       count(*) AS runs,
+       count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
+       count(*) FILTER (WHERE outcome = 'running') AS running,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
+       max(duration_ms) AS max_ms,
+       max(started_at) AS last_started
+FROM job_attempts
+WHERE started_at >= :since
+GROUP BY task_name
+ORDER BY count(*) DESC, task_name
+LIMIT 500
+"""
+
+# Runs per task and bucket, for the summary's sparklines.
+TASK_BUCKETS = """
+SELECT task_name, date_bin(:step, started_at, :origin) AS bucket, count(*) AS runs
+FROM job_attempts
+WHERE started_at >= :since
+GROUP BY 1, 2
+"""
+
+# One task's rate and runtime per bucket.
+TASK_SERIES = """
+SELECT date_bin(:step, started_at, :origin) AS bucket,
+       count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
+FROM job_attempts
+WHERE task_name = :task AND started_at >= :since
+GROUP BY 1
+"""
+
+# Which worker processes ran the task, and how.
+TASK_WORKERS = """
+SELECT worker_name, hostname,
+       count(*) AS runs,
+       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+       max(started_at) AS last_started
+FROM job_attempts
+WHERE task_name = :task AND started_at >= :since
+GROUP BY worker_name, hostname
+ORDER BY count(*) DESC
+LIMIT 100
+"""
+
+_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskBucket:
+    start: datetime
+    succeeded: int
+    failed: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.failed
+
+
+def window_of(key: str | None) -> Window:
+    """The window named in the query string; ValueError for an unknown one."""
+    key = key or DEFAULT_WINDOW
+    if key not in WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}")
+    return WINDOWS[key]
+
+
+def bucket_starts(window: Window, now: datetime | None = None) -> list[datetime]:
+    """The window's buckets, oldest first; the last one holds `now`."""
+    now = now or datetime.now(UTC)
+    last = _ORIGIN + ((now - _ORIGIN) // window.step) * window.step
+    count = int(window.span / window.step)
+    return [last - window.step * (count - 1 - i) for i in range(count)]
+
+
+def summary(session: Session, window: Window) -> list[dict[str, Any]]:
+    starts = bucket_starts(window)
+    params = {"since": starts[0], "failed": list(FAILED_OUTCOMES)}
+    rows = [dict(row._mapping) for row in session.execute(text(TASK_SUMMARY), params)]
+    per_task: dict[str, dict[datetime, int]] = {}
+    bucket_params = {"since": starts[0], "step": window.step, "origin": _ORIGIN}
+    for row in session.execute(text(TASK_BUCKETS), bucket_params):
+        per_task.setdefault(row.task_name, {})[row.bucket] = row.runs
+    for row in rows:
+        finished = row["succeeded"] + row["failed"]
+        row["failure_rate"] = row["failed"] / finished if finished else None
+        counts = per_task.get(row["task_name"], {})
+        row["sparkline"] = [counts.get(start, 0) for start in starts]
+    return rows
+
+
+def series(session: Session, task: str, window: Window) -> list[TaskBucket]:
+    """The task's buckets over the window, oldest first, empty ones included."""
+    starts = bucket_starts(window)
+    params = {
+        "task": task,
+        "since": starts[0],
+        "step": window.step,
+        "origin": _ORIGIN,
+        "failed": list(FAILED_OUTCOMES),
+    }
+    found = {row.bucket: row for row in session.execute(text(TASK_SERIES), params)}
+    buckets = []
+    for start in starts:
+        row = found.get(start)
+        buckets.append(
+            TaskBucket(start, row.succeeded, row.failed, row.p50_ms, row.p95_ms)
+            if row is not None
+            else TaskBucket(start, 0, 0, None, None)
+        )
+    return buckets
+
+
+def workers_of(session: Session, task: str, window: Window) -> list[dict[str, Any]]:
+    params = {"task": task, "since": bucket_starts(window)[0], "failed": list(FAILED_OUTCOMES)}
+    return [dict(row._mapping) for row in session.execute(text(TASK_WORKERS), params)]
