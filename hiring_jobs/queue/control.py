@@ -39,6 +39,7 @@ from hiring_jobs import audit, db
 from hiring_jobs.models.control import FLEET, QueueSetting
 from hiring_jobs.queue.queues import ALL_QUEUES
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
+from hiring_jobs.sql import QUEUE, run
 
 logger = logging.getLogger(__name__)
 
@@ -201,24 +202,12 @@ SELECT q.name,
 FROM unnest(CAST(:names AS varchar[])) AS q(name)
 """
 
-# Distinct queue names by a loose index scan (as web/queries/overview.py).
-_QUEUES_WITH_JOBS = """
-WITH RECURSIVE q(name) AS (
-    (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
-    UNION ALL
-    SELECT (SELECT queue_name FROM procrastinate_jobs WHERE queue_name > q.name
-            ORDER BY queue_name LIMIT 1)
-    FROM q WHERE q.name IS NOT NULL
-)
-SELECT name FROM q WHERE name IS NOT NULL
-"""
-
 
 def queue_states(session: Session, only: str | None = None) -> list[QueueState]:
     """Every known queue (and any other that has jobs or settings): settings, counts and
     the live workers serving it, as they report it."""
     settings = list(session.query(QueueSetting))
-    names = set(ALL_QUEUES) | set(session.scalars(text(_QUEUES_WITH_JOBS)))
+    names = set(ALL_QUEUES) | set(run(session, QUEUE["queue_names"]).scalars())
     names |= {s.queue_name for s in settings if s.queue_name != OTHER_QUEUES}
     if only is not None:
         _check_queue(session, only)

@@ -90,7 +90,7 @@ GROUP BY 1;
 
 -- queue_names --
 -- Distinct queue names by a loose index scan (admin pages)
--- Distinct queue names by a loose index scan on procrastinate_jobs_queue_name_idx_v1.
+-- On procrastinate_jobs_queue_name_idx_v1.
 WITH RECURSIVE q(name) AS (
     (SELECT queue_name FROM procrastinate_jobs ORDER BY queue_name LIMIT 1)
     UNION ALL
