@@ -110,7 +110,7 @@ async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker:
     job = context.job
     writer = _writer(worker, context)
     attempt_id = await writer.start(context)
-    logger.debug("attempt %d of job %s (%s) started", job.attempts + 1, job.id, job.task_name)
+    logger.info("attempt %d of job %s (%s) started", job.attempts + 1, job.id, job.task_name)
     try:
         result = await call_next()
     except BaseException as exc:
