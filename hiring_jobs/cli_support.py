@@ -105,6 +105,7 @@ def progress_bar(label: str) -> Iterator[Progress]:
             )
             bar.__enter__()
         bar.update(done - bar.pos, current_item=step)
+        bar.render_progress()  # a new label with no step done is drawn too
 
     try:
         yield report

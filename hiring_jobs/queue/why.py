@@ -72,7 +72,7 @@ FROM procrastinate_jobs j WHERE j.id = :id
 
 _LAST_ERROR = """
 SELECT exception_type, error_message FROM job_attempts
-WHERE job_id = :id AND exception_type IS NOT NULL ORDER BY id DESC LIMIT 1
+WHERE job_id = :id AND exception_type IS NOT NULL ORDER BY attempt DESC, id DESC LIMIT 1
 """
 
 
@@ -145,7 +145,8 @@ _RUNNING_OF_WORKER = """
 SELECT j.id, j.task_name, j.queue_name, a.started_at
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
-    SELECT started_at FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+    SELECT started_at FROM job_attempts WHERE job_id = j.id
+    ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
 WHERE j.status = 'doing' AND j.worker_id = :worker_id
   AND (CASE WHEN :bucket = '*' THEN NOT (j.queue_name = ANY(CAST(:named AS varchar[])))
@@ -197,7 +198,8 @@ _LOCK_HOLDER = """
 SELECT j.id, j.status, a.started_at
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
-    SELECT started_at FROM job_attempts WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+    SELECT started_at FROM job_attempts WHERE job_id = j.id
+    ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
 WHERE j.lock = :lock AND j.id <> :id
   AND (j.status = 'doing'

@@ -21,6 +21,8 @@ from urllib.parse import quote, urlencode
 import psycopg
 from psycopg import sql
 
+from hiring_jobs.progress import Progress
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 BENCH_TASKS = "tools.bench.tasks"
@@ -43,8 +45,15 @@ class Bench:
     jobs: int  # drain size
     compare_tree: Path | None = None  # another checkout whose worker runs side by side
     worker_env: dict[str, str] = dataclasses.field(default_factory=dict)  # settings under test
+    # On a terminal, a progress bar over the sections whose label is the latest log line
+    # (hiring_jobs.cli_support.progress_bar); None: log lines on stderr (pipes, CI).
+    status: Progress | None = None
+    sections_done: tuple[int, int] = (0, 1)
 
     def log(self, message: str) -> None:
+        if self.status is not None:
+            self.status(message, *self.sections_done)
+            return
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     def connect(self) -> psycopg.Connection:

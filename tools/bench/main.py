@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -17,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hiring_jobs.cli_support import progress_bar
+from hiring_jobs.progress import silent
 from tools.bench import (
     backlog,
     drain,
@@ -127,10 +130,18 @@ def run(options: Options) -> int:
         )
         header = _header(bench, sizes, load_before, server_facts(url))
         bench.log(header[0])
-        for section in SECTIONS:
-            if section in options.sections:
+        chosen = [section for section in SECTIONS if section in options.sections]
+        with progress_bar("bench") as status:
+            bench.status = None if status is silent else status
+            if bench.status is not None:  # the bar's label says what runs; keep it readable
+                logging.getLogger().setLevel(logging.WARNING)
+            for done, section in enumerate(chosen):
+                bench.sections_done = (done, len(chosen))
                 bench.log(f"section {section}")
                 _run_section(section, bench, sizes, options, report)
+            bench.sections_done = (len(chosen), len(chosen))
+            bench.log("done")
+            bench.status = None
     header.append(f"load average after: {load_average()}")
     print(format_table(header, report.rows))
     if options.json_path:
