@@ -37,6 +37,7 @@ from hiring_jobs.queue.control import QueueControl
 from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
 from hiring_jobs.queue.manager import QueueJobManager
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
+from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +45,7 @@ logger = logging.getLogger(__name__)
 # queue, and its lock rule written `lock IS NULL OR NOT EXISTS (...)` (the same rule):
 # upstream's form lets the planner turn it into an anti-join that, with a backlog, reads
 # every waiting job for each candidate.
-_RUNNABLE = """
-           jobs.status = 'todo'
-       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
-       AND (jobs.lock IS NULL
-            OR NOT EXISTS (
-                   SELECT 1
-                     FROM procrastinate_jobs AS other_jobs
-                    WHERE other_jobs.lock = jobs.lock
-                      AND (other_jobs.status = 'doing'
-                           OR (other_jobs.status = 'todo'
-                               AND (other_jobs.priority > jobs.priority
-                                    OR (other_jobs.priority = jobs.priority
-                                        AND other_jobs.id < jobs.id))))))
-"""
+#
 # One statement for every queue with free slots. Each queue is read in the order of the
 # index hj_jobs_queue_fetch (queue_name, priority DESC, id WHERE todo) and stops at its
 # free slots, so a fetch costs the same with 100 or 100,000 jobs waiting. The `*` bucket
@@ -68,51 +56,7 @@ _RUNNABLE = """
 # job (the lock rule's estimate defeats the ordered index scan): 40-55 ms per fetch with
 # 100,000 waiting, against 1.2 ms this way. The final UPDATE takes its ids as an array, an
 # index lookup whatever the estimates of the LIMITs (which come from columns).
-FETCH_JOBS = f"""
-WITH RECURSIVE waiting_queue(queue_name) AS (
-    (SELECT jobs.queue_name
-       FROM procrastinate_jobs AS jobs
-      WHERE jobs.status = 'todo' AND %(other_free)s > 0
-      ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
-      LIMIT 1)
-    UNION ALL
-    SELECT (SELECT jobs.queue_name
-              FROM procrastinate_jobs AS jobs
-             WHERE jobs.status = 'todo' AND jobs.queue_name > waiting_queue.queue_name
-             ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
-             LIMIT 1)
-      FROM waiting_queue
-     WHERE waiting_queue.queue_name IS NOT NULL
-), bucket(queue_name, free, shared) AS (
-    SELECT named.queue_name, named.free, false
-      FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
-     WHERE named.free > 0
-    UNION ALL
-    SELECT waiting_queue.queue_name, %(other_free)s, true
-      FROM waiting_queue
-     WHERE waiting_queue.queue_name IS NOT NULL
-       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
-), candidate AS MATERIALIZED (
-    SELECT picked.id, picked.priority, bucket.shared
-      FROM bucket
-     CROSS JOIN LATERAL (
-        SELECT jobs.id, jobs.priority
-          FROM procrastinate_jobs AS jobs
-         WHERE jobs.queue_name = bucket.queue_name AND {_RUNNABLE}
-         ORDER BY jobs.priority DESC, jobs.id ASC
-         LIMIT bucket.free
-           FOR UPDATE OF jobs SKIP LOCKED
-     ) AS picked
-), chosen AS (
-    SELECT id FROM candidate WHERE NOT shared
-    UNION ALL
-    (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
-)
-UPDATE procrastinate_jobs
-   SET status = 'doing', worker_id = %(worker_id)s
- WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
-RETURNING procrastinate_jobs.*
-"""
+FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
 
 
 def make_worker(app: Any, *, slots: QueueSlots, batch_size: int, **worker_args: Any) -> Worker:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from procrastinate import jobs, manager, utils
 
 from hiring_jobs.queue.attempts import HOSTNAME, fingerprint
+from hiring_jobs.sql import QUEUE
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -42,30 +43,9 @@ logger = logging.getLogger(__name__)
 # A worker that could not renew its heartbeat for this many intervals stops its jobs.
 LEASE_HEARTBEATS = 2.0
 
-FINISH_OWNED_JOBS = """
-WITH owned AS MATERIALIZED (
-    SELECT jobs.id, finished.status
-      FROM procrastinate_jobs AS jobs
-      JOIN unnest(%(ids)s::bigint[], %(statuses)s::procrastinate_job_status[])
-           AS finished(id, status) ON finished.id = jobs.id
-     WHERE jobs.status = 'doing' AND jobs.worker_id = %(worker_id)s
-       FOR UPDATE OF jobs
-)
-SELECT owned.id, procrastinate_finish_job_v1(owned.id, owned.status, %(delete_job)s)
-  FROM owned
-"""
-
-RETRY_OWNED_JOB = """
-WITH owned AS MATERIALIZED (
-    SELECT id FROM procrastinate_jobs
-     WHERE id = %(job_id)s AND status = 'doing' AND worker_id = %(worker_id)s
-       FOR UPDATE
-)
-SELECT owned.id,
-       procrastinate_retry_job_v2(owned.id, %(retry_at)s::timestamptz,
-                                  %(priority)s::integer, %(queue)s::varchar, %(lock)s::varchar)
-  FROM owned
-"""
+# Fenced finish and retry: hiring_jobs/sql/queue.sql.
+FINISH_OWNED_JOBS = QUEUE["finish_owned_jobs"]
+RETRY_OWNED_JOB = QUEUE["retry_owned_job"]
 
 RECORD_REJECTED_ATTEMPT = """
 INSERT INTO job_attempts

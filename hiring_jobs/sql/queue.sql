@@ -1,8 +1,7 @@
 -- Every statement of hiring_jobs that reads or writes procrastinate_* tables, functions or
 -- types (Procrastinate's own queries are in its sql/queries.sql). The list to re-check on
 -- a Procrastinate upgrade; tests/sql/test_named_sql.py prepares each against the schema.
--- The worker's hot path (queue/batching.py, manager.py, attempts.py, execution.py,
--- children.py) still keeps its SQL beside its code.
+-- The worker's fetch and its fenced finish and retry are at the end.
 
 -- job_status --
 -- One job with the outcome of its last attempt and its progress (queue/status.py)
@@ -413,3 +412,88 @@ FROM worker_processes p
 JOIN procrastinate_workers w ON w.id = p.worker_id
 ORDER BY p.worker_id
 LIMIT 1000;
+
+
+-- fetch_jobs --
+-- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots
+WITH RECURSIVE waiting_queue(queue_name) AS (
+    (SELECT jobs.queue_name
+       FROM procrastinate_jobs AS jobs
+      WHERE jobs.status = 'todo' AND %(other_free)s > 0
+      ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+      LIMIT 1)
+    UNION ALL
+    SELECT (SELECT jobs.queue_name
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.status = 'todo' AND jobs.queue_name > waiting_queue.queue_name
+             ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+             LIMIT 1)
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+), bucket(queue_name, free, shared) AS (
+    SELECT named.queue_name, named.free, false
+      FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
+     WHERE named.free > 0
+    UNION ALL
+    SELECT waiting_queue.queue_name, %(other_free)s, true
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
+), candidate AS MATERIALIZED (
+    SELECT picked.id, picked.priority, bucket.shared
+      FROM bucket
+     CROSS JOIN LATERAL (
+        SELECT jobs.id, jobs.priority
+          FROM procrastinate_jobs AS jobs
+         WHERE jobs.queue_name = bucket.queue_name AND 
+           jobs.status = 'todo'
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND (jobs.lock IS NULL
+            OR NOT EXISTS (
+                   SELECT 1
+                     FROM procrastinate_jobs AS other_jobs
+                    WHERE other_jobs.lock = jobs.lock
+                      AND (other_jobs.status = 'doing'
+                           OR (other_jobs.status = 'todo'
+                               AND (other_jobs.priority > jobs.priority
+                                    OR (other_jobs.priority = jobs.priority
+                                        AND other_jobs.id < jobs.id))))))
+
+         ORDER BY jobs.priority DESC, jobs.id ASC
+         LIMIT bucket.free
+           FOR UPDATE OF jobs SKIP LOCKED
+     ) AS picked
+), chosen AS (
+    SELECT id FROM candidate WHERE NOT shared
+    UNION ALL
+    (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
+)
+UPDATE procrastinate_jobs
+   SET status = 'doing', worker_id = %(worker_id)s
+ WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+RETURNING procrastinate_jobs.*;
+
+-- finish_owned_jobs --
+-- Finish jobs still `doing` under this worker, row-locked, through Procrastinate's function (queue/manager.py)
+WITH owned AS MATERIALIZED (
+    SELECT jobs.id, finished.status
+      FROM procrastinate_jobs AS jobs
+      JOIN unnest(%(ids)s::bigint[], %(statuses)s::procrastinate_job_status[])
+           AS finished(id, status) ON finished.id = jobs.id
+     WHERE jobs.status = 'doing' AND jobs.worker_id = %(worker_id)s
+       FOR UPDATE OF jobs
+)
+SELECT owned.id, procrastinate_finish_job_v1(owned.id, owned.status, %(delete_job)s)
+  FROM owned;
+
+-- retry_owned_job --
+-- Re-queue a job still `doing` under this worker, row-locked, through Procrastinate's function (queue/manager.py)
+WITH owned AS MATERIALIZED (
+    SELECT id FROM procrastinate_jobs
+     WHERE id = %(job_id)s AND status = 'doing' AND worker_id = %(worker_id)s
+       FOR UPDATE
+)
+SELECT owned.id,
+       procrastinate_retry_job_v2(owned.id, %(retry_at)s::timestamptz,
+                                  %(priority)s::integer, %(queue)s::varchar, %(lock)s::varchar)
+  FROM owned;
