@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
@@ -101,7 +102,7 @@ class DaemonThreadExecutor(concurrent.futures.ThreadPoolExecutor):
 
     def __init__(self) -> None:
         super().__init__(max_workers=1)
-        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[Callable[[], Callable[[], None]]] = queue.SimpleQueue()
         self._idle_lock = threading.Lock()
         self._idle = 0
 
@@ -110,15 +111,15 @@ class DaemonThreadExecutor(concurrent.futures.ThreadPoolExecutor):
     ) -> concurrent.futures.Future[Any]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
-        def call() -> None:
+        def call() -> Callable[[], None]:
+            """Run the function; return how to publish its outcome."""
             if not future.set_running_or_notify_cancel():
-                return
+                return lambda: None
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+                return functools.partial(future.set_exception, exc)
+            return functools.partial(future.set_result, result)
 
         with self._idle_lock:
             start_thread = self._idle == 0
@@ -139,9 +140,11 @@ class DaemonThreadExecutor(concurrent.futures.ThreadPoolExecutor):
                         self._idle -= 1
                         return
                 continue
-            call()
+            publish = call()
+            # Idle before the caller hears of the outcome: its next call finds this thread.
             with self._idle_lock:
                 self._idle += 1
+            publish()
 
 
 async def _run(config: WorkerConfig, name: str, supervisor_pid: int | None) -> None:

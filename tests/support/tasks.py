@@ -22,6 +22,7 @@ from hiring_jobs import db
 from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
+from hiring_jobs.queue.execution import Mode
 from hiring_jobs.queue.retry import RetryPolicy
 from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.tasks.family import task
@@ -229,3 +230,15 @@ def allocate(megabytes: int) -> int:
 
 
 _held = bytearray()
+
+
+@task(
+    "tests.stuck_thread",
+    queue="default",
+    mode=Mode.THREAD,
+    retry=RetryPolicy(max_retries=0),
+    limits=TimeLimits(soft_seconds=0.5, hard_seconds=1.0),
+)
+def stuck_thread(seconds: float) -> None:
+    """Thread mode: nothing can stop it, so its hard limit only frees its slot."""
+    time.sleep(seconds)
