@@ -13,8 +13,8 @@ import dataclasses
 import time
 
 from tools.bench import drain as bench_drain
+from tools.bench import latency as bench_latency
 from tools.bench.common import (
-    PYTHON,
     Bench,
     BenchError,
     Child,
@@ -70,9 +70,7 @@ def measure(
 
 def window(bench: Bench, rate: float, seconds: float, children: list[Child]) -> Window:
     """Run the producer; the completion rate over `seconds` once it is inserting."""
-    lasts = f"{seconds + PRODUCER_MARGIN_SECONDS:.0f}"
-    command = [PYTHON, "-m", "tools.bench.load", bench.url, f"{rate:.1f}", lasts]
-    load = Child("load", command, bench.env(), bench.tmp / "logs")
+    load = bench_latency.start_load(bench, rate, seconds + PRODUCER_MARGIN_SECONDS)
     alive = lambda: all(child.alive() for child in children) and load.alive()  # noqa: E731
     try:
         first = newest_job(bench)

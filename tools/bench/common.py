@@ -23,6 +23,8 @@ from psycopg import sql
 
 from hiring_jobs.progress import Progress
 
+# Backends report their table counters (pg_stat_user_tables) at most every second.
+STATS_FLUSH_SECONDS = 1.5
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 BENCH_TASKS = "tools.bench.tasks"
@@ -88,23 +90,27 @@ def url_with_dbname(url: str, dbname: str) -> str:
 
 @contextlib.contextmanager
 def fresh_database(server_url: str, *, keep: bool = False) -> Iterator[str]:
-    """A new, migrated database on the server of `server_url`; dropped afterwards.
-
-    It never touches another database's data: the name is new and checked to be free.
-    """
+    """A new, migrated database on the server of `server_url`; dropped afterwards."""
     from hiring_jobs import schema
 
     name = f"hiring_jobs_bench_{os.getpid()}_{int(time.time())}"
+    with created_database(server_url, name, keep=keep) as url:
+        schema.upgrade(url)
+        create_bench_tables(url)
+        yield url
+
+
+@contextlib.contextmanager
+def created_database(server_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """An empty database `name` on the server of `server_url`, dropped afterwards unless
+    `keep`. It never touches another database's data: the name is checked to be free."""
     admin_url = url_with_dbname(server_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             raise BenchError(f"database {name} already exists")
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = url_with_dbname(server_url, name)
     try:
-        schema.upgrade(url)
-        create_bench_tables(url)
-        yield url
+        yield url_with_dbname(server_url, name)
     finally:
         if not keep:
             with psycopg.connect(admin_url, autocommit=True) as conn:

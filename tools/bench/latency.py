@@ -46,9 +46,9 @@ def measure(bench: Bench, contender: Contender, probes: int, load_rate: float) -
     try:
         wait_listening(bench, children, contender.listeners)
         if load_rate > 0:
-            load = _start_load(bench, load_rate, probes * PROBE_INTERVAL_SECONDS + 30)
+            load = start_load(bench, load_rate, probes * PROBE_INTERVAL_SECONDS + 30)
             time.sleep(1.0)  # let the load reach its steady state
-        committed = _send_probes(bench, probes)
+        committed = send_probes(bench, probes)
         started = wait_probes(bench, probes, children)
     except BenchError as exc:
         raise BenchError(f"latency: {exc}\n{children[0].tail()}") from None
@@ -67,12 +67,13 @@ def measure(bench: Bench, contender: Contender, probes: int, load_rate: float) -
     )
 
 
-def _start_load(bench: Bench, rate: float, seconds: float) -> Child:
+def start_load(bench: Bench, rate: float, seconds: float) -> Child:
+    """The producer (tools/bench/load.py): no-op jobs at `rate` per second for `seconds`."""
     command = [PYTHON, "-m", "tools.bench.load", bench.url, f"{rate:.1f}"]
     return Child("load", [*command, f"{seconds:.0f}"], bench.env(), bench.tmp / "logs")
 
 
-def _send_probes(bench: Bench, probes: int) -> dict[int, float]:
+def send_probes(bench: Bench, probes: int) -> dict[int, float]:
     engine = db.make_engine(bench.url)
     factory = sessionmaker(engine, expire_on_commit=False)
     committed: dict[int, float] = {}

@@ -22,6 +22,7 @@ from tools.bench import backlog as bench_backlog
 from tools.bench import drain as bench_drain
 from tools.bench import latency as bench_latency
 from tools.bench.common import (
+    STATS_FLUSH_SECONDS,
     Bench,
     BenchError,
     percentile,
@@ -30,7 +31,6 @@ from tools.bench.common import (
 )
 
 TABLES = ("procrastinate_jobs", "procrastinate_events", "job_attempts")
-STATS_FLUSH_SECONDS = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,11 +53,11 @@ def measure(
     try:
         wait_listening(bench, children, contender.listeners)
         with _held_xid(bench) if hold else contextlib.nullcontext():
-            load = bench_latency._start_load(bench, rate, seconds + 30)
+            load = bench_latency.start_load(bench, rate, seconds + 30)
             try:
                 before, started = bench_backlog.succeeded(bench), time.monotonic()
                 probes = max(10, int(seconds / bench_latency.PROBE_INTERVAL_SECONDS))
-                committed = bench_latency._send_probes(bench, probes)
+                committed = bench_latency.send_probes(bench, probes)
                 after, elapsed = bench_backlog.succeeded(bench), time.monotonic() - started
             finally:
                 load.stop()

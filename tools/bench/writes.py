@@ -17,18 +17,16 @@ import time
 from collections.abc import Iterator
 
 import psycopg
-from psycopg import sql
 
 from tools.bench import drain as bench_drain
 from tools.bench.common import (
+    STATS_FLUSH_SECONDS,
     Bench,
     BenchError,
     create_bench_tables,
+    created_database,
     reset_jobs,
-    url_with_dbname,
 )
-
-STATS_FLUSH_SECONDS = 1.5  # backends report their table counters at most every second
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,19 +97,11 @@ def stock_database(bench: Bench) -> Iterator[Bench]:
     from procrastinate import schema
 
     name = f"{psycopg.conninfo.conninfo_to_dict(bench.url)['dbname']}_stock"
-    admin_url = url_with_dbname(bench.url, "postgres")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = url_with_dbname(bench.url, name)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(schema.SchemaManager.get_schema())  # type: ignore[arg-type]
-        create_bench_tables(url)
-        yield dataclasses.replace(bench, url=url)
-    except psycopg.Error as exc:
-        raise BenchError(f"stock database: {exc}") from None
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with created_database(bench.url, name) as url:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(schema.SchemaManager.get_schema())  # type: ignore[arg-type]
+            create_bench_tables(url)
+            yield dataclasses.replace(bench, url=url)
+        except psycopg.Error as exc:
+            raise BenchError(f"stock database: {exc}") from None
