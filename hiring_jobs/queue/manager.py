@@ -9,16 +9,19 @@ Three promises are kept here, for the stock `procrastinate ... worker` as for ou
   The lease is measured from the moment a renewal was *sent*, so it always ends before the
   heartbeat that the database recorded plus the same time.
 - **Fencing.** A job is finished, retried or aborted only while it is still `doing` under
-  this worker (row locked, then Procrastinate's own SQL function): a worker that lost its
-  jobs to the rescue can never overwrite the outcome of a newer run.
+  this worker: a worker that lost its jobs to the rescue can never overwrite the outcome
+  of a newer run. A finish is one UPDATE whose WHERE clause is the fence (and which lets
+  go of the worker: see `finish_owned_jobs`); a retry row-locks, then calls
+  Procrastinate's own SQL function.
 - **Poison rows end.** A fetched job whose arguments are not a JSON object, or whose task
   is unknown or empty, cannot run: it is failed at once, with an attempt row that says
   why, and the next job is fetched. Procrastinate would raise before any middleware and
   leave it `doing` for as long as the worker lives.
 
-Where this goes around Procrastinate: it overrides public JobManager methods and calls the
-schema's SQL functions (`procrastinate_finish_job_v1`, `procrastinate_retry_job_v2`)
-under a row lock; tests/queue/test_manager.py fails when an upgrade changes them.
+Where this goes around Procrastinate: it overrides public JobManager methods, restates
+`procrastinate_finish_job_v1` as a set-based fenced UPDATE, and calls
+`procrastinate_retry_job_v2` under a row lock (hiring_jobs/sql/queue.sql);
+tests/queue/test_manager.py fails when an upgrade changes either function.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ LEASE_HEARTBEATS = 2.0
 
 # Fenced finish and retry: hiring_jobs/sql/queue.sql.
 FINISH_OWNED_JOBS = QUEUE["finish_owned_jobs"]
+DELETE_OWNED_JOBS = QUEUE["delete_owned_jobs"]
 RETRY_OWNED_JOB = QUEUE["retry_owned_job"]
+
+# What procrastinate_finish_job_v1 accepts, and so what finish_owned_jobs writes.
+END_STATUSES = frozenset({"succeeded", "failed", "aborted"})
 
 RECORD_REJECTED_ATTEMPT = """
 INSERT INTO job_attempts
@@ -150,13 +157,21 @@ class QueueJobManager(manager.JobManager):
     async def _finish_owned(
         self, ids: list[int], statuses: list[str], worker_id: int, *, delete_job: bool
     ) -> set[int]:
-        rows = await self.connector.execute_query_all_async(
-            FINISH_OWNED_JOBS,  # type: ignore[arg-type]
-            ids=ids,
-            statuses=statuses,
-            worker_id=worker_id,
-            delete_job=delete_job,
-        )
+        if not END_STATUSES.issuperset(statuses):
+            raise ValueError(f"a job ends succeeded, failed or aborted, not {statuses}")
+        if delete_job:
+            rows = await self.connector.execute_query_all_async(
+                DELETE_OWNED_JOBS,  # type: ignore[arg-type]
+                ids=ids,
+                worker_id=worker_id,
+            )
+        else:
+            rows = await self.connector.execute_query_all_async(
+                FINISH_OWNED_JOBS,  # type: ignore[arg-type]
+                ids=ids,
+                statuses=statuses,
+                worker_id=worker_id,
+            )
         done = {int(row["id"]) for row in rows}
         for job_id in set(ids) - done:
             logger.warning(

@@ -474,17 +474,26 @@ UPDATE procrastinate_jobs
 RETURNING procrastinate_jobs.*;
 
 -- finish_owned_jobs --
--- Finish jobs still `doing` under this worker, row-locked, through Procrastinate's function (queue/manager.py)
-WITH owned AS MATERIALIZED (
-    SELECT jobs.id, finished.status
-      FROM procrastinate_jobs AS jobs
-      JOIN unnest(%(ids)s::bigint[], %(statuses)s::procrastinate_job_status[])
-           AS finished(id, status) ON finished.id = jobs.id
-     WHERE jobs.status = 'doing' AND jobs.worker_id = %(worker_id)s
-       FOR UPDATE OF jobs
-)
-SELECT owned.id, procrastinate_finish_job_v1(owned.id, owned.status, %(delete_job)s)
-  FROM owned;
+-- Finish jobs still `doing` under this worker, in one fenced UPDATE that also lets go of the worker (queue/manager.py)
+-- Restates procrastinate_finish_job_v1 (status, abort_requested, attempts + 1; its status
+-- trigger writes the event) for a set of jobs. The WHERE clause is the fence: PostgreSQL
+-- re-checks it after waiting for a row lock, so a job the rescue took is left alone.
+-- worker_id = NULL: otherwise the worker's unregistration (ON DELETE SET NULL) writes one
+-- more version of every job it ever ran, with an entry in every index.
+-- tests/queue/test_manager.py pins the function's body this restates.
+UPDATE procrastinate_jobs AS jobs
+   SET status = finished.status, abort_requested = false, attempts = jobs.attempts + 1,
+       worker_id = NULL
+  FROM unnest(%(ids)s::bigint[], %(statuses)s::procrastinate_job_status[])
+       AS finished(id, status)
+ WHERE jobs.id = finished.id AND jobs.status = 'doing' AND jobs.worker_id = %(worker_id)s
+RETURNING jobs.id;
+
+-- delete_owned_jobs --
+-- Delete finished jobs still `doing` under this worker: a task's delete-on-success (queue/manager.py)
+DELETE FROM procrastinate_jobs
+ WHERE id = ANY(%(ids)s::bigint[]) AND status = 'doing' AND worker_id = %(worker_id)s
+RETURNING id;
 
 -- retry_owned_job --
 -- Re-queue a job still `doing` under this worker, row-locked, through Procrastinate's function (queue/manager.py)

@@ -302,7 +302,7 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        (paused_id, paused_name), (other_id, _) = conn.execute(
+        (paused_id, paused_name), (_, other_name) = conn.execute(
             "SELECT worker_id, worker_name FROM queue_workers ORDER BY worker_id"
         ).fetchall()
     _act(session_factory, lambda s: control.pause(s, "default", by="test", worker=paused_name))
@@ -318,10 +318,10 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
     wait_for(lambda: _all_done(database_url), timeout=120, what="every job to run")
     ran_on = _scalar(
         database_url,
-        "SELECT array_agg(DISTINCT worker_id) FROM procrastinate_jobs"
+        "SELECT array_agg(DISTINCT worker_name) FROM job_attempts"
         " WHERE task_name = 'tests.timed_run'",
     )
-    assert ran_on == [other_id], "only the worker that is not paused started jobs"
+    assert ran_on == [other_name], "only the worker that is not paused started jobs"
 
 
 def test_a_worker_run_until_idle_leaves_a_paused_queue_waiting_and_still_ends(

@@ -163,3 +163,59 @@ def test_the_procrastinate_functions_we_call_keep_their_signatures(
         " new_priority integer, new_queue_name character varying,"
         " new_lock character varying",
     }
+
+
+# What finish_owned_jobs (hiring_jobs/sql/queue.sql) restates, whitespace collapsed.
+FINISH_JOB_V1_BODY = (
+    "DECLARE _job_id bigint; BEGIN IF end_status NOT IN ('succeeded', 'failed', 'aborted')"
+    ' THEN RAISE \'End status should be either "succeeded", "failed" or "aborted"'
+    " (job id: %)', job_id; END IF; IF delete_job THEN DELETE FROM procrastinate_jobs"
+    " WHERE id = job_id AND status IN ('todo', 'doing') RETURNING id INTO _job_id; ELSE"
+    " UPDATE procrastinate_jobs SET status = end_status, abort_requested = false,"
+    " attempts = CASE status WHEN 'doing' THEN attempts + 1 ELSE attempts END"
+    " WHERE id = job_id AND status IN ('todo', 'doing') RETURNING id INTO _job_id; END IF;"
+    ' IF _job_id IS NULL THEN RAISE \'Job was not found or not in "doing" or "todo"'
+    " status (job id: %)', job_id; END IF; END;"
+)
+
+
+def test_the_finish_we_restate_is_still_procrastinates(conn: psycopg.Connection) -> None:
+    """Fails when an upgrade changes procrastinate_finish_job_v1: re-check finish_owned_jobs."""
+    row = conn.execute(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'procrastinate_finish_job_v1'"
+    ).fetchone()
+    assert row is not None
+    assert " ".join(row[0].split()) == FINISH_JOB_V1_BODY
+
+
+def test_a_finish_by_a_worker_that_lost_the_job_is_ignored_and_lets_go_of_the_worker(
+    conn: psycopg.Connection,
+) -> None:
+    stale, current = _register_worker(conn), _register_worker(conn)
+    job_id = _insert_raw(conn, "tests.echo", '{"value": 1}')
+    conn.execute(
+        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+        (current, job_id),
+    )
+
+    async def finish_as(worker_id: int) -> set[int]:
+        connector = make_connector()
+        await connector.open_async()
+        try:
+            manager = QueueJobManager(connector, app)
+            return await manager.finish_owned_jobs([(job_id, "succeeded")], worker_id)
+        finally:
+            await connector.close_async()
+
+    assert asyncio.run(finish_as(stale)) == set()
+    assert conn.execute(
+        "SELECT status, worker_id, attempts FROM procrastinate_jobs WHERE id = %s", (job_id,)
+    ).fetchone() == ("doing", current, 0), "the stale worker changed nothing"
+    assert asyncio.run(finish_as(current)) == {job_id}
+    assert conn.execute(
+        "SELECT status, worker_id, attempts FROM procrastinate_jobs WHERE id = %s", (job_id,)
+    ).fetchone() == ("succeeded", None, 1)
+    events = conn.execute(
+        "SELECT type::text FROM procrastinate_events WHERE job_id = %s ORDER BY id", (job_id,)
+    ).fetchall()
+    assert events[-1] == ("succeeded",), "Procrastinate's status trigger recorded the end"
