@@ -242,7 +242,9 @@ def _stats(session: Session) -> dict[str, Any]:
             }
             for worker in overview.workers(session)
         ],
-        "processes": worker_queries.processes_seen(session),
+        "processes": worker_queries.processes_seen(
+            session, worker_queries.running_by_worker(session)
+        ),
         "last_hour": overview.summarize(hour),
     }
 

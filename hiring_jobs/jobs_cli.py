@@ -109,7 +109,7 @@ def _job_story(session: Session, job_id: int) -> dict[str, Any]:
         "job": masked_fields(job, names),
         "events": job_queries.job_events(session, job_id),
         "attempts": [
-            masked_fields(attempt, names) for attempt in job_queries.job_attempts(session, job_id)
+            masked_fields(attempt, names) for attempt in job_queries.job_attempts(session, job)
         ],
     }
 

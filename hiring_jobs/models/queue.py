@@ -19,7 +19,7 @@ from hiring_jobs.models.base import Base, created_at_column, str_enum
 
 
 class AttemptOutcome(enum.StrEnum):
-    RUNNING = "running"
+    RUNNING = "running"  # the run of a `doing` job, as pages show it; never written now
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # raised: retried or dead-lettered according to the retry policy
     TIMED_OUT = "timed_out"  # stopped at the hard time limit
@@ -34,10 +34,6 @@ class JobAttempt(Base):
         # attempt number again; every run gets its own row.
         Index("ix_job_attempts_job", "job_id", "attempt"),
         Index("ix_job_attempts_started_at", "started_at"),
-        # The rescue's search for attempts left running (queue/rescue.py).
-        Index(
-            "ix_job_attempts_running", "started_at", postgresql_where=text("outcome = 'running'")
-        ),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(
             "ix_job_attempts_request_id_set",
@@ -56,9 +52,9 @@ class JobAttempt(Base):
     attempt: Mapped[int]  # 1 for the first run
     task_name: Mapped[str] = mapped_column(String(200))
     queue: Mapped[str] = mapped_column(String(100))
-    outcome: Mapped[AttemptOutcome] = mapped_column(
-        str_enum(AttemptOutcome), default=AttemptOutcome.RUNNING
-    )
+    # Written at the attempt's end (queue/attempts.py); `running` only in rows of earlier
+    # versions, which wrote a row at the start and updated it at the end.
+    outcome: Mapped[AttemptOutcome] = mapped_column(str_enum(AttemptOutcome))
     started_at: Mapped[datetime] = created_at_column()
     finished_at: Mapped[datetime | None]
     duration_ms: Mapped[float | None]

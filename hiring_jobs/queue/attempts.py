@@ -1,39 +1,47 @@
-"""Every attempt recorded: a worker middleware writes a job_attempts row around each run.
+"""Every attempt recorded: a worker middleware writes one job_attempts row per run.
 
 Procrastinate keeps no error, traceback, result or timing on the job; this is where the
 dead-letter queue, job status and the admin pages read them from. Being a *worker*
 middleware, it wraps sync and async tasks alike, so no task has to remember anything.
 
-Each attempt costs two writes: its `running` row before the task runs (the workers page
-and the rescue of stalled jobs read it) and the update at its end. The attempts of one
-worker that start (or end) while the previous such write is in flight are written
-together, in one statement (queue/coalesce.py): the jobs of a fetched batch start at the
-same moment, so under load this is one INSERT and one UPDATE per batch instead of per job.
+Each attempt is written once, at its end, with its start time: what runs now is known
+without it (a `doing` job, the `started` event Procrastinate's trigger writes when the job
+is fetched, and its worker's registration), and one insert per run instead of an insert
+and an update halves the attempt's share of the WAL. A run whose end cannot be written
+(its worker killed) gets its row from the rescue, as `interrupted`. The ends of one
+worker's attempts that arrive while the previous write is in flight are written together,
+in one statement (queue/coalesce.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import re
 import socket
+import time
 import traceback
 import weakref
+from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from procrastinate import JobContext, exceptions
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.middleware import AsyncCallNext
 from procrastinate.worker import Worker
+from psycopg_pool import PoolTimeout
 
 from hiring_jobs.logs import current_request_id
 from hiring_jobs.models import AttemptOutcome
 from hiring_jobs.queue.coalesce import Coalescer
 from hiring_jobs.queue.execution import LeaseLost, execution_of
 from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
+from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -43,83 +51,59 @@ MAX_MESSAGE_CHARS = 2_000
 MAX_TYPE_CHARS = 200  # job_attempts.exception_type
 MAX_RESULT_BYTES = 64_000
 
+# Waits before writing an attempt again while the database is unreachable (a restart):
+# 15.5 s in all. The job's finish comes after this write; if the database stays away
+# longer, the worker's lease ends, its jobs are rescued, and the rescue writes the row.
+RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
 HOSTNAME = socket.gethostname()
 
-START_ATTEMPT = """
-INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
-VALUES (%(job_id)s, %(attempt)s, %(task_name)s, %(queue)s, 'running',
-        %(worker_name)s, %(hostname)s, %(pid)s, %(request_id)s)
-RETURNING id
-"""
-
-FINISH_ATTEMPT = """
-UPDATE job_attempts
-SET outcome = %(outcome)s,
-    finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = %(exception_type)s,
-    error_message = %(error_message)s,
-    traceback = %(traceback)s,
-    error_fingerprint = %(error_fingerprint)s,
-    result = %(result)s::jsonb
-WHERE id = %(attempt_id)s AND outcome = 'running'
-"""
+RECORD_ATTEMPTS = QUEUE["record_attempts"]
 
 
-# Several starts at once: ids taken in the CTE, so each row's id is known by its position
-# (RETURNING has no order), then inserted.
-START_ATTEMPTS = """
-WITH started AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('job_attempts', 'id')) AS id, s.*
-      FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
-                  %(queue)s::text[], %(worker_name)s::text[], %(hostname)s::text[],
-                  %(pid)s::int[], %(request_id)s::text[])
-           WITH ORDINALITY
-           AS s(job_id, attempt, task_name, queue, worker_name, hostname, pid, request_id, n)
-), inserted AS (
-    INSERT INTO job_attempts
-        (id, job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
-    SELECT id, job_id, attempt, task_name, queue, 'running', worker_name, hostname, pid,
-           request_id
-      FROM started
-)
-SELECT id FROM started ORDER BY n
-"""
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """A run as it began: what its row will say about where and when."""
 
-FINISH_ATTEMPTS = """
-UPDATE job_attempts
-SET outcome = f.outcome,
-    finished_at = now(),
-    duration_ms = extract(epoch FROM now() - job_attempts.started_at) * 1000,
-    exception_type = f.exception_type,
-    error_message = f.error_message,
-    traceback = f.traceback,
-    error_fingerprint = f.error_fingerprint,
-    result = f.result::jsonb
-FROM unnest(%(attempt_id)s::bigint[], %(outcome)s::text[], %(exception_type)s::text[],
-            %(error_message)s::text[], %(traceback)s::text[], %(error_fingerprint)s::text[],
-            %(result)s::text[])
-     AS f(attempt_id, outcome, exception_type, error_message, traceback, error_fingerprint,
-          result)
-WHERE job_attempts.id = f.attempt_id AND job_attempts.outcome = 'running'
-"""
+    job_id: int
+    attempt: int
+    task_name: str
+    queue: str
+    worker_name: str | None
+    request_id: str | None
+    started_at: datetime
+    monotonic: float
+
+    @classmethod
+    def of(cls, context: JobContext) -> Started:
+        job = context.job
+        assert job.id is not None
+        return cls(
+            job_id=job.id,
+            attempt=job.attempts + 1,
+            task_name=job.task_name,
+            queue=job.queue,
+            worker_name=context.worker_name,
+            request_id=current_request_id(),
+            started_at=datetime.now(UTC),
+            monotonic=time.monotonic(),
+        )
 
 
 async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:
-    job = context.job
+    started = Started.of(context)
     writer = _writer(worker, context)
-    attempt_id = await writer.start(context)
-    logger.info("attempt %d of job %s (%s) started", job.attempts + 1, job.id, job.task_name)
+    job = context.job
+    logger.info("attempt %d of job %s (%s) started", started.attempt, job.id, job.task_name)
     try:
         result = await call_next()
     except BaseException as exc:
-        await writer.finish(attempt_id, outcome=outcome_of(exc), error=exc)
+        await writer.record(started, outcome=outcome_of(exc), error=exc)
         logger.info("attempt of job %s ended: %s: %s", job.id, type(exc).__name__, exc)
         raise
     task = context.app.tasks.get(job.task_name)
     stored = result if task is None or execution_of(task).store_result else None
-    await writer.finish(attempt_id, outcome=AttemptOutcome.SUCCEEDED, result=stored)
+    await writer.record(started, outcome=AttemptOutcome.SUCCEEDED, result=stored)
     return result
 
 
@@ -137,84 +121,79 @@ Row = dict[str, Any]
 
 
 class AttemptWriter:
-    """One worker's attempt rows: starts written together, ends written together."""
+    """One worker's attempt rows, written at their end; ends that wait go together."""
 
     def __init__(self, connector: BaseAsyncConnector) -> None:
         self._connector = connector
-        self._starts: Coalescer[Row, int] = Coalescer(
-            one=self._start_one, many=self._start_many, name="start attempts"
-        )
-        self._ends: Coalescer[Row, None] = Coalescer(
-            one=self._finish_one, many=self._finish_many, name="finish attempts"
+        self._rows: Coalescer[Row, None] = Coalescer(
+            one=self._write_one, many=self._write, name="record attempts"
         )
 
-    async def start(self, context: JobContext) -> int:
-        """Write the attempt's `running` row; return its id."""
-        job = context.job
-        return await self._starts.submit(
-            {
-                "job_id": job.id,
-                "attempt": job.attempts + 1,
-                "task_name": job.task_name,
-                "queue": job.queue,
-                "worker_name": context.worker_name,
-                "hostname": HOSTNAME,
-                "pid": os.getpid(),
-                "request_id": current_request_id(),
-            }
-        )
-
-    async def finish(
+    async def record(
         self,
-        attempt_id: int,
+        started: Started,
         *,
         outcome: AttemptOutcome,
         error: BaseException | None = None,
         result: Any = None,
     ) -> None:
-        """Record the attempt's end; never raises: the job's outcome matters more."""
-        try:
-            await self._ends.submit(
-                {
-                    "attempt_id": attempt_id,
-                    "outcome": outcome.value,
-                    "result": _result_json(result),
-                    **error_fields(error),
-                }
-            )
-        except Exception:
-            logger.exception("could not record the end of attempt %s", attempt_id)
+        """Write the attempt's row; never raises: the job's outcome matters more.
 
-    async def _start_one(self, row: Row) -> int:
-        found = await self._connector.execute_query_one_async(
-            START_ATTEMPT,  # type: ignore[arg-type]
-            **row,
-        )
-        return int(found["id"])
+        While the database is unreachable the write is tried again a few times; a run
+        whose row is never written is recorded by the rescue as `interrupted`.
+        """
+        row = {
+            "job_id": started.job_id,
+            "attempt": started.attempt,
+            "task_name": started.task_name,
+            "queue": started.queue,
+            "outcome": outcome.value,
+            "started_at": started.started_at,
+            "duration_ms": (time.monotonic() - started.monotonic) * 1000,
+            "worker_name": started.worker_name,
+            "hostname": HOSTNAME,
+            "pid": os.getpid(),
+            "request_id": started.request_id,
+            "result": _result_json(result),
+            **error_fields(error),
+        }
+        for wait in (*RECORD_RETRY_SECONDS, None):
+            try:
+                await self._rows.submit(row)
+                return
+            except Exception as exc:
+                if wait is None or not unreachable(exc):
+                    logger.exception(
+                        "could not record attempt %s of job %s", started.attempt, started.job_id
+                    )
+                    return
+                logger.warning(
+                    "the database is unreachable; recording attempt %s of job %s again in %s s",
+                    started.attempt,
+                    started.job_id,
+                    wait,
+                )
+                await asyncio.sleep(wait)
 
-    async def _start_many(self, rows: list[Row]) -> list[int]:
-        found = await self._connector.execute_query_all_async(
-            START_ATTEMPTS,  # type: ignore[arg-type]
-            **_columns(rows),
-        )
-        return [int(row["id"]) for row in found]
+    async def _write_one(self, row: Row) -> None:
+        await self._write([row])
 
-    async def _finish_one(self, row: Row) -> None:
+    async def _write(self, rows: list[Row]) -> list[None]:
         await self._connector.execute_query_async(
-            FINISH_ATTEMPT,  # type: ignore[arg-type]
-            **row,
-        )
-
-    async def _finish_many(self, rows: list[Row]) -> list[None]:
-        await self._connector.execute_query_async(
-            FINISH_ATTEMPTS,  # type: ignore[arg-type]
-            **_columns(rows),
+            RECORD_ATTEMPTS,  # type: ignore[arg-type]
+            **{name: [row[name] for row in rows] for name in rows[0]},
         )
         return [None] * len(rows)
 
 
-def _columns(rows: list[Row]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in rows[0]}
+def unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (as opposed to a statement it refused)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.OperationalError | PoolTimeout | OSError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 # One writer per worker (a worker runs on one event loop and one connector).

@@ -6,9 +6,9 @@ Procrastinate reports its `doing` jobs as stalled but leaves them be (upstream i
 #740). A worker cut off from the database stopped those jobs itself after two heartbeats
 without a renewal (its lease, queue/manager.py), so they no longer run anywhere. The
 periodic task re-queues them through the task's retry policy, so a job that keeps
-killing its worker ends in the dead-letter queue instead of looping, and closes their
-open attempt rows as
-`interrupted`. Jobs of live workers are never touched: their heartbeat is fresh.
+killing its worker ends in the dead-letter queue instead of looping, and records the
+attempt the worker could not write as `interrupted`. Jobs of live workers are never
+touched: their heartbeat is fresh.
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
-CLOSE_INTERRUPTED_ATTEMPTS = """
-UPDATE job_attempts
-SET outcome = 'interrupted', finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = 'hiring_jobs.queue.rescue.WorkerLost',
-    error_message = 'the worker running this attempt stopped heartbeating'
-WHERE job_id = %(job_id)s AND outcome = 'running'
-"""
-
 
 class WorkerLost(Exception):
     """The worker died while running the job; retried like any transient error."""
@@ -45,18 +36,15 @@ async def rescue_stalled_jobs(app: App, *, stalled_after: float) -> int:
         if await _rescue(app, job):
             rescued += 1
     await app.job_manager.prune_stalled_workers(stalled_after)
-    # Attempts left `running` whose job is no longer running them: their end could not be
-    # written (a database restart at that moment), or their job was re-queued since. Only
-    # those older than the stall threshold: a live attempt is written before its job ends.
-    await app.connector.execute_query_async(  # type: ignore[arg-type]
-        QUEUE["close_orphaned_attempts"], stalled_after=stalled_after
-    )
     return rescued
 
 
 async def _rescue(app: App, job: Job) -> bool:
     assert job.id is not None
-    await app.connector.execute_query_async(CLOSE_INTERRUPTED_ATTEMPTS, job_id=job.id)  # type: ignore[arg-type]
+    # Before the job leaves `doing`: the statement reads the run's start and worker from it.
+    await app.connector.execute_query_async(  # type: ignore[arg-type]
+        QUEUE["record_interrupted_attempt"], job_id=job.id
+    )
     retry_at = _retry_at(app, job)
     try:
         if retry_at is None:

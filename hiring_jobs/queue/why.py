@@ -142,16 +142,14 @@ def _no_worker(state: control.QueueState, session: Session) -> str:
 
 
 _RUNNING_OF_WORKER = """
-SELECT j.id, j.task_name, j.queue_name, a.started_at
+SELECT j.id, j.task_name, j.queue_name,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
 FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT started_at FROM job_attempts WHERE job_id = j.id
-    ORDER BY attempt DESC, id DESC LIMIT 1
-) a ON true
 WHERE j.status = 'doing' AND j.worker_id = :worker_id
   AND (CASE WHEN :bucket = '*' THEN NOT (j.queue_name = ANY(CAST(:named AS varchar[])))
             ELSE j.queue_name = :bucket END)
-ORDER BY a.started_at NULLS LAST, j.id
+ORDER BY started_at NULLS LAST, j.id
 """
 
 
@@ -195,12 +193,10 @@ def _slots_busy(session: Session, state: control.QueueState) -> list[Reason]:
 
 
 _LOCK_HOLDER = """
-SELECT j.id, j.status, a.started_at
+SELECT j.id, j.status,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
 FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT started_at FROM job_attempts WHERE job_id = j.id
-    ORDER BY attempt DESC, id DESC LIMIT 1
-) a ON true
 WHERE j.lock = :lock AND j.id <> :id
   AND (j.status = 'doing'
        OR (j.status = 'todo' AND (j.priority > :priority

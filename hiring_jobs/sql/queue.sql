@@ -4,9 +4,14 @@
 -- The worker's fetch and its fenced finish and retry are at the end.
 
 -- job_status --
--- One job with the outcome of its last attempt and its progress (queue/status.py)
+-- One job with the outcome of its last recorded attempt, its current run's start and its progress (queue/status.py)
+-- A running job's attempt is written at its end: its start is the latest `started` event.
 SELECT j.id, j.task_name, j.queue_name, j.status, j.attempts, j.scheduled_at,
-       a.result, a.exception_type, a.error_message, a.outcome, a.started_at,
+       a.result, a.exception_type, a.error_message, a.outcome,
+       CASE WHEN j.status = 'doing'
+            THEN (SELECT max(e.at) FROM procrastinate_events e
+                   WHERE e.job_id = j.id AND e.type = 'started')
+            ELSE a.started_at END AS started_at,
        p.done, p.total, p.message, p.updated_at AS progress_at
 FROM procrastinate_jobs j
 LEFT JOIN job_progress p ON p.job_id = j.id
@@ -52,19 +57,32 @@ DELETE FROM procrastinate_jobs
 WHERE id = ANY(%(ids)s::bigint[]) AND status::text = ANY(%(statuses)s::text[])
 RETURNING id;
 
--- close_orphaned_attempts --
--- Attempts still running whose job no longer runs them, older than the stall threshold
-UPDATE job_attempts AS attempt
-SET outcome = 'interrupted', finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = 'hiring_jobs.queue.rescue.AttemptLost',
-    error_message = 'the end of this attempt was never recorded'
-WHERE attempt.outcome = 'running'
-  AND attempt.started_at < now() - make_interval(secs => %(stalled_after)s)
+-- record_interrupted_attempt --
+-- The attempt of a stalled job whose worker never wrote it, as `interrupted` (queue/rescue.py)
+-- Its start is the job's latest `started` event and its worker the registration of the
+-- job's worker. Skipped when the worker did write it (its end recorded, then the worker
+-- lost before the job's finish): a row of this attempt number that started with this run
+-- (a minute of slack for the clocks of worker and database).
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, started_at, finished_at, duration_ms,
+     exception_type, error_message, worker_name, hostname, pid)
+SELECT j.id, j.attempts + 1, j.task_name, j.queue_name, 'interrupted',
+       coalesce(started.at, now()), now(),
+       extract(epoch FROM now() - coalesce(started.at, now())) * 1000,
+       'hiring_jobs.queue.rescue.WorkerLost',
+       'the worker running this attempt stopped heartbeating',
+       p.worker_name, p.hostname, p.pid
+FROM procrastinate_jobs j
+CROSS JOIN LATERAL (
+    SELECT max(e.at) AS at FROM procrastinate_events e
+     WHERE e.job_id = j.id AND e.type = 'started'
+) started
+LEFT JOIN worker_processes p ON p.worker_id = j.worker_id
+WHERE j.id = %(job_id)s AND j.status = 'doing'
   AND NOT EXISTS (
-        SELECT 1 FROM procrastinate_jobs AS job
-         WHERE job.id = attempt.job_id AND job.status = 'doing'
-           AND job.attempts + 1 = attempt.attempt);
+        SELECT 1 FROM job_attempts a
+         WHERE a.job_id = j.id AND a.attempt = j.attempts + 1 AND a.outcome <> 'running'
+           AND a.started_at >= coalesce(started.at, now()) - interval '1 minute');
 
 -- throughput_rollup --
 -- Succeeded and failed jobs per minute from procrastinate_events, upserted
@@ -173,23 +191,23 @@ ORDER BY j.id
 LIMIT 100;
 
 -- running_by_worker --
--- What each worker runs now, and where: the attempt row written when it started (workers page)
--- Between fetch and the attempt row, Procrastinate's `started` event and the worker's
--- registration say when and where.
+-- What each worker runs now, since when and where: the `started` event and the worker's registration (workers page)
 SELECT j.worker_id, j.id AS job_id, j.task_name, j.queue_name,
-       coalesce(a.started_at, (SELECT max(e.at) FROM procrastinate_events e
-                               WHERE e.job_id = j.id AND e.type = 'started')) AS started_at,
-       coalesce(a.worker_name, p.worker_name) AS worker_name,
-       coalesce(a.hostname, p.hostname) AS hostname, coalesce(a.pid, p.pid) AS pid
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at,
+       p.worker_name, p.hostname, p.pid
 FROM procrastinate_jobs j
-LEFT JOIN LATERAL (
-    SELECT started_at, worker_name, hostname, pid FROM job_attempts
-    WHERE job_id = j.id ORDER BY attempt DESC LIMIT 1
-) a ON true
 LEFT JOIN worker_processes p ON p.worker_id = j.worker_id
 WHERE j.status = 'doing' AND j.worker_id IS NOT NULL
 ORDER BY j.worker_id, j.id
 LIMIT 1000;
+
+-- running_per_task --
+-- How many jobs of each task run now (tasks page)
+SELECT task_name, count(*) AS running
+FROM procrastinate_jobs
+WHERE status = 'doing'
+GROUP BY task_name;
 
 -- running_since --
 -- Since when this system has run jobs or deferred cron ticks (cron page)
@@ -506,3 +524,23 @@ SELECT owned.id,
        procrastinate_retry_job_v2(owned.id, %(retry_at)s::timestamptz,
                                   %(priority)s::integer, %(queue)s::varchar, %(lock)s::varchar)
   FROM owned;
+
+-- record_attempts --
+-- Attempts as they ended, one row each, written once (queue/attempts.py)
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, started_at, finished_at, duration_ms,
+     exception_type, error_message, traceback, error_fingerprint, result, worker_name,
+     hostname, pid, request_id)
+SELECT job_id, attempt, task_name, queue, outcome, started_at,
+       started_at + make_interval(secs => duration_ms / 1000), duration_ms, exception_type,
+       error_message, traceback, error_fingerprint, result::jsonb, worker_name, hostname,
+       pid, request_id
+FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
+            %(queue)s::text[], %(outcome)s::text[], %(started_at)s::timestamptz[],
+            %(duration_ms)s::float8[], %(exception_type)s::text[],
+            %(error_message)s::text[], %(traceback)s::text[],
+            %(error_fingerprint)s::text[], %(result)s::text[], %(worker_name)s::text[],
+            %(hostname)s::text[], %(pid)s::int[], %(request_id)s::text[])
+     AS a(job_id, attempt, task_name, queue, outcome, started_at, duration_ms,
+          exception_type, error_message, traceback, error_fingerprint, result, worker_name,
+          hostname, pid, request_id);

@@ -79,14 +79,7 @@ def _status(session_factory: sessionmaker[Session], job_id: int) -> str:
 
 
 def _running(session_factory: sessionmaker[Session], job_id: int) -> bool:
-    with session_factory() as session:
-        return bool(
-            session.scalar(
-                select(func.count())
-                .select_from(JobAttempt)
-                .where(JobAttempt.job_id == job_id, JobAttempt.outcome == AttemptOutcome.RUNNING)
-            )
-        )
+    return _status(session_factory, job_id) == "doing"
 
 
 def _done_rows(session_factory: sessionmaker[Session], marker: str) -> int:

@@ -1,20 +1,31 @@
-"""Every attempt is recorded by the worker middleware: timing, outcome, error, result."""
+"""Every attempt is recorded once, at its end, by the worker middleware: timing, outcome,
+error, result."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
+import pytest
 from procrastinate import JobContext, PsycopgConnector, exceptions
 from procrastinate.jobs import Job
-from sqlalchemy import select
+from psycopg_pool import PoolTimeout
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.models import AttemptOutcome, JobAttempt
 from hiring_jobs.queue import attempts
-from hiring_jobs.queue.attempts import AttemptWriter, fingerprint, normalise_message
+from hiring_jobs.queue.attempts import (
+    AttemptWriter,
+    Started,
+    fingerprint,
+    normalise_message,
+    unreachable,
+)
 from hiring_jobs.queue.defer import batch_defer, defer
 from tests.support import tasks
 from tests.support.factories import make_user
@@ -107,11 +118,12 @@ class StatementLog:
         return sum(1 for query in self.queries if query in queries)
 
 
-def _context(job_id: int, task_name: str = "tests.echo") -> JobContext:
+def _started(job_id: int, task_name: str = "tests.echo") -> Started:
     job = Job(id=job_id, queue="default", lock=None, queueing_lock=None, task_name=task_name)
-    return JobContext(
+    context = JobContext(
         app=app, job=job, worker_name="w1", start_timestamp=0.0, abort_reason=lambda: None
     )
+    return Started.of(context)
 
 
 class LongNamedError(Exception):
@@ -123,15 +135,15 @@ LongNamedError.__qualname__ = "E" * 250
 
 
 class _NoSuchOutcome:
-    """An outcome the table's CHECK constraint refuses: its attempt's end cannot be written."""
+    """An outcome the table's CHECK constraint refuses: its attempt cannot be written."""
 
     value = "no such outcome"
 
 
 async def _with_writer(
-    body: Callable[[AttemptWriter, StatementLog], Awaitable[Any]],
+    body: Callable[[AttemptWriter, StatementLog], Awaitable[Any]], *, max_size: int = 4
 ) -> Any:
-    connector = make_connector(job_state=True)
+    connector = make_connector(max_size=max_size, job_state=True)
     await connector.open_async()
     try:
         log = StatementLog(connector)
@@ -140,43 +152,37 @@ async def _with_writer(
         await connector.close_async()
 
 
-def test_attempts_starting_and_ending_together_are_written_in_one_statement_each(
+def test_attempts_ending_together_are_written_once_each_in_one_statement(
     session_factory: sessionmaker[Session],
 ) -> None:
     job_ids = [101, 102, 103, 104, 105]
     errors = {102: RuntimeError("SMTP relay 10.0.0.7 refused"), 104: ValueError("bad 'x'")}
 
-    async def body(writer: AttemptWriter, log: StatementLog) -> list[int]:
-        ids = await asyncio.gather(*(writer.start(_context(job_id)) for job_id in job_ids))
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
         ends = []
-        for job_id, attempt_id in zip(job_ids, ids, strict=True):
+        for job_id in job_ids:
+            started = _started(job_id)
             if job_id in errors:
                 ends.append(
-                    writer.finish(attempt_id, outcome=AttemptOutcome.FAILED, error=errors[job_id])
+                    writer.record(started, outcome=AttemptOutcome.FAILED, error=errors[job_id])
                 )
             elif job_id == 105:
-                ends.append(writer.finish(attempt_id, outcome=AttemptOutcome.TIMED_OUT))
+                ends.append(writer.record(started, outcome=AttemptOutcome.TIMED_OUT))
             else:
                 ends.append(
-                    writer.finish(
-                        attempt_id, outcome=AttemptOutcome.SUCCEEDED, result={"job": job_id}
-                    )
+                    writer.record(started, outcome=AttemptOutcome.SUCCEEDED, result={"job": job_id})
                 )
         await asyncio.gather(*ends)
-        assert log.count(attempts.START_ATTEMPTS) == 1
-        assert log.count(attempts.FINISH_ATTEMPTS) == 1
-        assert log.count(attempts.START_ATTEMPT, attempts.FINISH_ATTEMPT) == 0
-        return ids
+        assert log.queries == [attempts.RECORD_ATTEMPTS], "one statement for five attempts"
 
-    ids = asyncio.run(_with_writer(body))
+    asyncio.run(_with_writer(body))
 
-    rows = {row.id: row for row in _attempts(session_factory)}
-    assert sorted(rows) == sorted(ids), "one row per start, each caller got its own id"
-    by_job = {rows[attempt_id].job_id: rows[attempt_id] for attempt_id in ids}
-    assert [rows[attempt_id].job_id for attempt_id in ids] == job_ids
+    by_job = {row.job_id: row for row in _attempts(session_factory)}
+    assert sorted(by_job) == job_ids, "one row per attempt"
     for job_id, row in by_job.items():
         assert (row.attempt, row.task_name, row.worker_name) == (1, "tests.echo", "w1")
         assert row.finished_at is not None and row.duration_ms is not None
+        assert row.finished_at >= row.started_at
         if job_id in errors:
             error = errors[job_id]
             assert row.outcome == AttemptOutcome.FAILED
@@ -199,46 +205,27 @@ def test_attempts_starting_and_ending_together_are_written_in_one_statement_each
 def test_a_failing_batch_of_attempt_writes_falls_back_to_one_by_one(
     session_factory: sessionmaker[Session],
 ) -> None:
-    async def body(writer: AttemptWriter, log: StatementLog) -> list[int | BaseException]:
-        # A task name too long for its column fails the batch; the other starts still land.
-        started = await asyncio.gather(
-            writer.start(_context(201)),
-            writer.start(_context(202, task_name="t" * 300)),
-            writer.start(_context(203)),
-            return_exceptions=True,
-        )
-        assert log.count(attempts.START_ATTEMPTS) == 1
-        assert log.count(attempts.START_ATTEMPT) == 3
-        first, _, third = started
-        assert isinstance(first, int) and isinstance(third, int)
-        # An end that cannot be written is logged, never raised: the other ends still land.
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
+        # A task name too long for its column and an outcome the table refuses fail the
+        # batch; the other attempt still lands, and nothing is raised to the worker.
         await asyncio.gather(
-            writer.finish(first, outcome=AttemptOutcome.SUCCEEDED, result=1),
-            writer.finish(third, outcome=_NoSuchOutcome(), error=RuntimeError("boom")),  # type: ignore[arg-type]
+            writer.record(_started(201), outcome=AttemptOutcome.SUCCEEDED, result=1),
+            writer.record(_started(202, task_name="t" * 300), outcome=AttemptOutcome.SUCCEEDED),
+            writer.record(_started(203), outcome=_NoSuchOutcome()),  # type: ignore[arg-type]
         )
-        assert log.count(attempts.FINISH_ATTEMPTS) == 1
-        assert log.count(attempts.FINISH_ATTEMPT) == 2
-        return started
+        assert log.queries == [attempts.RECORD_ATTEMPTS] * 4, "the batch, then each alone"
 
-    first, too_long, third = asyncio.run(_with_writer(body))
+    asyncio.run(_with_writer(body))
 
-    assert isinstance(too_long, exceptions.ConnectorException)
-    rows = {row.job_id: row for row in _attempts(session_factory)}
-    assert sorted(rows) == [201, 203]
-    assert (rows[201].id, rows[201].outcome, rows[201].result) == (
-        first,
-        AttemptOutcome.SUCCEEDED,
-        1,
-    )
-    assert (rows[203].id, rows[203].outcome) == (third, AttemptOutcome.RUNNING)
+    [row] = _attempts(session_factory)
+    assert (row.job_id, row.outcome, row.result) == (201, AttemptOutcome.SUCCEEDED, 1)
 
 
 def test_an_exception_name_too_long_for_its_column_keeps_its_end(
     session_factory: sessionmaker[Session],
 ) -> None:
     async def body(writer: AttemptWriter, log: StatementLog) -> None:
-        attempt_id = await writer.start(_context(301))
-        await writer.finish(attempt_id, outcome=AttemptOutcome.FAILED, error=LongNamedError("x"))
+        await writer.record(_started(301), outcome=AttemptOutcome.FAILED, error=LongNamedError("x"))
 
     asyncio.run(_with_writer(body))
 
@@ -246,6 +233,45 @@ def test_an_exception_name_too_long_for_its_column_keeps_its_end(
     assert row.outcome == AttemptOutcome.FAILED
     assert row.exception_type is not None and len(row.exception_type) == 200
     assert row.exception_type.endswith("E" * 150)
+
+
+def test_an_attempt_is_written_again_after_its_connection_was_lost(
+    session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database restart breaks the pooled connection: the write is retried, not lost."""
+
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
+        await writer.record(_started(401), outcome=AttemptOutcome.SUCCEEDED)  # opens the pool
+        with session_factory() as session, session.begin():
+            killed = session.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                )
+            ).scalar_one()
+        assert killed >= 1
+        await writer.record(_started(402), outcome=AttemptOutcome.FAILED, error=OSError("x"))
+        assert len(log.queries) >= 3, "the second write failed once and was tried again"
+
+    with caplog.at_level(logging.WARNING, logger="hiring_jobs.queue.attempts"):
+        asyncio.run(_with_writer(body, max_size=1))
+
+    assert [row.job_id for row in _attempts(session_factory)] == [401, 402]
+    assert "the database is unreachable; recording attempt 1 of job 402 again" in caplog.text
+
+
+def test_only_a_database_out_of_reach_is_worth_writing_again() -> None:
+    def raised_from(cause: BaseException) -> BaseException:
+        try:
+            raise exceptions.ConnectorException() from cause
+        except exceptions.ConnectorException as exc:
+            return exc
+
+    assert unreachable(raised_from(psycopg.OperationalError("server closed the connection")))
+    assert unreachable(raised_from(PoolTimeout("couldn't get a connection")))
+    assert not unreachable(raised_from(psycopg.errors.CheckViolation("bad outcome")))
+    assert not unreachable(ValueError("bad"))
 
 
 def test_a_batching_worker_coalesces_attempt_writes_and_records_each_attempt(
@@ -263,10 +289,7 @@ def test_a_batching_worker_coalesces_attempt_writes_and_records_each_attempt(
 
     asyncio.run(run_batching_worker_until_idle(batch_size=8, concurrency=8, connector=connector))
 
-    starts = log.count(attempts.START_ATTEMPTS, attempts.START_ATTEMPT)
-    ends = log.count(attempts.FINISH_ATTEMPTS, attempts.FINISH_ATTEMPT)
-    assert log.count(attempts.START_ATTEMPTS) >= 1 and starts < 64 / 2
-    assert log.count(attempts.FINISH_ATTEMPTS) >= 1 and ends < 64 / 2
+    assert 1 <= log.count(attempts.RECORD_ATTEMPTS) < 64 / 2, "written together, once each"
     rows = {row.job_id: row for row in _attempts(session_factory)}
     assert sorted(rows) == sorted(echo_ids + fail_ids), "one attempt per job"
     for n, job_id in enumerate(echo_ids):

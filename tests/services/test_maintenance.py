@@ -86,7 +86,11 @@ def test_finished_jobs_past_retention_go_with_their_history(session: Session) ->
         _job(session, "doing", finished=old),
     ]
     for job_id in (doomed[1], kept[0]):
-        session.add(JobAttempt(job_id=job_id, attempt=1, task_name="t", queue="default"))
+        session.add(
+            JobAttempt(
+                job_id=job_id, attempt=1, task_name="t", queue="default", outcome="succeeded"
+            )
+        )
         session.add(DeadLetterReview(job_id=job_id, action=ReviewAction.RESOLVED, reviewed_by="a"))
     session.execute(
         text(

@@ -181,7 +181,14 @@ def _system_ran_since(factory: sessionmaker[Session], moment: datetime) -> None:
     """A job attempt that old: the system (and its scheduler) has run since then."""
     with factory() as session, session.begin():
         session.add(
-            JobAttempt(job_id=1, attempt=1, task_name="tests.echo", queue="q", started_at=moment)
+            JobAttempt(
+                job_id=1,
+                attempt=1,
+                task_name="tests.echo",
+                queue="q",
+                outcome="succeeded",
+                started_at=moment,
+            )
         )
 
 

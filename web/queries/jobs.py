@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     literal,
     not_,
+    null,
     or_,
     select,
     true,
@@ -32,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from hiring_jobs.app import app as procrastinate_app
-from hiring_jobs.models import AttemptOutcome, JobAttempt
+from hiring_jobs.models import AttemptOutcome, JobAttempt, WorkerProcess
 from hiring_jobs.queue import job_progress
 from hiring_jobs.queue.why import explain
 from web.queries.related import known_names, related_records
@@ -46,6 +47,7 @@ MAX_PAGE_SIZE = 500
 # throughput rollup every minute): hidden from job lists unless asked for or named.
 HOUSEKEEPING_PREFIX = "queue."
 attempts = JobAttempt.__table__
+processes = WorkerProcess.__table__
 
 
 class FilterError(ValueError):
@@ -271,18 +273,20 @@ def _listing() -> Select[Any]:
         .where(events.c.job_id == jobs.c.id, events.c.type == "deferred")
         .scalar_subquery()
     )
-    # The latest run: when it started and ended, how long it took, where, and its error.
+    # A running job's attempt row is written at its end: its run started at its latest
+    # `started` event, on the worker process its worker registered.
+    started_at = (
+        select(func.max(events.c.at))
+        .where(events.c.job_id == jobs.c.id, events.c.type == "started")
+        .scalar_subquery()
+    )
+    running = jobs.c.status == "doing"
+    # The latest recorded run: when it started and ended, how long it took, where, its error.
     latest = (
         select(
             attempts.c.started_at,
             attempts.c.finished_at,
-            case(
-                (
-                    attempts.c.outcome == AttemptOutcome.RUNNING,
-                    cast(func.extract("epoch", func.now() - attempts.c.started_at), Float) * 1000,
-                ),
-                else_=attempts.c.duration_ms,
-            ).label("runtime_ms"),
+            attempts.c.duration_ms,
             attempts.c.worker_name,
             attempts.c.hostname,
             attempts.c.error_message,
@@ -292,6 +296,7 @@ def _listing() -> Select[Any]:
         .limit(1)
         .lateral("latest")
     )
+    process = processes.alias("process")
     return select(
         jobs.c.id,
         jobs.c.queue_name,
@@ -306,13 +311,20 @@ def _listing() -> Select[Any]:
         jobs.c.abort_requested,
         jobs.c.worker_id,
         deferred_at.label("deferred_at"),
-        latest.c.started_at,
-        latest.c.finished_at,
-        latest.c.runtime_ms,
-        latest.c.worker_name,
-        latest.c.hostname,
+        case((running, started_at), else_=latest.c.started_at).label("started_at"),
+        case((running, null()), else_=latest.c.finished_at).label("finished_at"),
+        case(
+            (running, cast(func.extract("epoch", func.now() - started_at), Float) * 1000),
+            else_=latest.c.duration_ms,
+        ).label("runtime_ms"),
+        case((running, process.c.worker_name), else_=latest.c.worker_name).label("worker_name"),
+        case((running, process.c.hostname), else_=latest.c.hostname).label("hostname"),
         latest.c.error_message.label("last_error"),
-    ).select_from(jobs.outerjoin(latest, true()))
+    ).select_from(
+        jobs.outerjoin(latest, true()).outerjoin(
+            process, and_(running, process.c.worker_id == jobs.c.worker_id)
+        )
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,9 +371,24 @@ def job_events(session: Session, job_id: int) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in session.execute(query)]
 
 
-def job_attempts(session: Session, job_id: int) -> list[dict[str, Any]]:
-    query = select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.attempt)
-    return [dict(row._mapping) for row in session.execute(query)]
+def job_attempts(session: Session, job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's recorded attempts, and the run in progress of a running job."""
+    query = select(attempts).where(attempts.c.job_id == job["id"]).order_by(attempts.c.attempt)
+    found = [dict(row._mapping) for row in session.execute(query)]
+    if job["status"] == "doing":
+        found.append(
+            dict.fromkeys(attempts.c.keys())
+            | {
+                "job_id": job["id"],
+                "attempt": job["attempts"] + 1,
+                "outcome": AttemptOutcome.RUNNING,
+                "started_at": job["started_at"],
+                "duration_ms": job["runtime_ms"],
+                "worker_name": job["worker_name"],
+                "hostname": job["hostname"],
+            }
+        )
+    return found
 
 
 def job_story(session: Session, job_id: int) -> dict[str, Any] | None:
@@ -374,7 +401,7 @@ def job_story(session: Session, job_id: int) -> dict[str, Any] | None:
     return {
         "job": job,
         "events": job_events(session, job_id),
-        "attempts": job_attempts(session, job_id),
+        "attempts": job_attempts(session, job),
         "worker": workers.registration(session, job["worker_id"]),
         "related": related_records(session, job_id, job["args"]),
         # What holds it, for a waiting job (live data).

@@ -1,6 +1,7 @@
 """Per-task figures over a time window (Flower's task charts), from the attempts table.
 
-Every run writes a job_attempts row (start, end, outcome, duration); the index on
+Every run writes a job_attempts row at its end (start, end, outcome, duration), and the
+jobs running now are counted from procrastinate_jobs; the index on
 (task_name, started_at) serves each task's series. Percentiles are computed by
 PostgreSQL over the window's rows: a window is at most a week of one task, or of every
 task for the summary, read once per page load.
@@ -14,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from hiring_jobs.sql import QUEUE, run
 
 # Outcomes that count as a failed run (the retry policy may still run the job again).
 FAILED_OUTCOMES = ("failed", "timed_out", "interrupted")
@@ -49,7 +52,6 @@ SELECT task_name,
        count(*) AS runs,
        count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
        count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
-       count(*) FILTER (WHERE outcome = 'running') AS running,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
        max(duration_ms) AS max_ms,
@@ -135,12 +137,25 @@ def summary(session: Session, window: Window) -> list[dict[str, Any]]:
     bucket_params = {"since": starts[0], "step": window.step, "origin": _ORIGIN}
     for row in session.execute(text(TASK_BUCKETS), bucket_params):
         per_task.setdefault(row.task_name, {})[row.bucket] = row.runs
+    running = {row.task_name: row.running for row in run(session, QUEUE["running_per_task"])}
+    rows += [_no_runs(task) for task in sorted(running.keys() - {r["task_name"] for r in rows})]
     for row in rows:
+        row["running"] = running.get(row["task_name"], 0)
         finished = row["succeeded"] + row["failed"]
         row["failure_rate"] = row["failed"] / finished if finished else None
         counts = per_task.get(row["task_name"], {})
         row["sparkline"] = [counts.get(start, 0) for start in starts]
     return rows
+
+
+def _no_runs(task_name: str) -> dict[str, Any]:
+    """A task running now whose runs in the window all still run (rows are written at the end)."""
+    return dict.fromkeys(("p50_ms", "p95_ms", "max_ms", "last_started"), None) | {
+        "task_name": task_name,
+        "runs": 0,
+        "succeeded": 0,
+        "failed": 0,
+    }
 
 
 def series(session: Session, task: str, window: Window) -> list[TaskBucket]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -41,17 +42,25 @@ def running_by_worker(session: Session) -> dict[int, list[dict[str, Any]]]:
     return found
 
 
-def processes_seen(session: Session) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in run(session, ADMIN["processes_seen"])]
+def processes_seen(
+    session: Session, running: dict[int, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Processes by their recorded attempts, with how many jobs each runs now."""
+    now = Counter(job["worker_name"] for jobs in running.values() for job in jobs)
+    return [
+        dict(row._mapping, running=now[row.worker_name])
+        for row in run(session, ADMIN["processes_seen"])
+    ]
 
 
 def workers_data(session: Session) -> dict[str, Any]:
+    running = running_by_worker(session)
     return {
         "workers": overview.workers(session),
-        "running": running_by_worker(session),
+        "running": running,
         "registered": registrations(session),
         "slot_use": slot_use,
-        "processes": processes_seen(session),
+        "processes": processes_seen(session, running),
         "stalled_jobs": overview.stalled_jobs(session),
         "heartbeat": get_settings().heartbeat_seconds,
         "stalled_after": get_settings().stalled_after_seconds,

@@ -4,8 +4,7 @@
 -- processes_seen --
 -- Worker processes seen in the last hour, from the attempts they recorded (workers page)
 SELECT worker_name, hostname, pid, array_agg(DISTINCT queue ORDER BY queue) AS queues,
-       count(*) AS attempts, max(started_at) AS last_started,
-       count(*) FILTER (WHERE outcome = 'running') AS running
+       count(*) AS attempts, max(started_at) AS last_started
 FROM job_attempts
 WHERE started_at >= now() - interval '1 hour' AND worker_name IS NOT NULL
 GROUP BY worker_name, hostname, pid
