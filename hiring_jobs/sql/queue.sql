@@ -527,6 +527,35 @@ SELECT owned.id,
 
 -- record_attempts --
 -- Attempts as they ended, one row each, written once (queue/attempts.py)
+-- A worker cut off from the database writes its rows when it is back, and by then the
+-- rescue may have written the row of the same run as `interrupted` (record_interrupted_attempt):
+-- the worker's row, which knows how the run ended, takes the place of the rescue's.
+WITH ended AS MATERIALIZED (
+    SELECT *
+    FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
+                %(queue)s::text[], %(outcome)s::text[], %(started_at)s::timestamptz[],
+                %(duration_ms)s::float8[], %(exception_type)s::text[],
+                %(error_message)s::text[], %(traceback)s::text[],
+                %(error_fingerprint)s::text[], %(result)s::text[], %(worker_name)s::text[],
+                %(hostname)s::text[], %(pid)s::int[], %(request_id)s::text[])
+         AS a(job_id, attempt, task_name, queue, outcome, started_at, duration_ms,
+              exception_type, error_message, traceback, error_fingerprint, result,
+              worker_name, hostname, pid, request_id)
+), replaced AS (
+    UPDATE job_attempts AS rescued
+       SET outcome = ended.outcome, started_at = ended.started_at,
+           finished_at = ended.started_at + make_interval(secs => ended.duration_ms / 1000),
+           duration_ms = ended.duration_ms, exception_type = ended.exception_type,
+           error_message = ended.error_message, traceback = ended.traceback,
+           error_fingerprint = ended.error_fingerprint, result = ended.result::jsonb,
+           worker_name = ended.worker_name, hostname = ended.hostname, pid = ended.pid,
+           request_id = ended.request_id
+      FROM ended
+     WHERE rescued.job_id = ended.job_id AND rescued.attempt = ended.attempt
+       AND rescued.exception_type = 'hiring_jobs.queue.rescue.WorkerLost'
+       AND rescued.started_at >= ended.started_at - interval '1 minute'
+    RETURNING rescued.job_id, rescued.attempt
+)
 INSERT INTO job_attempts
     (job_id, attempt, task_name, queue, outcome, started_at, finished_at, duration_ms,
      exception_type, error_message, traceback, error_fingerprint, result, worker_name,
@@ -535,12 +564,6 @@ SELECT job_id, attempt, task_name, queue, outcome, started_at,
        started_at + make_interval(secs => duration_ms / 1000), duration_ms, exception_type,
        error_message, traceback, error_fingerprint, result::jsonb, worker_name, hostname,
        pid, request_id
-FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
-            %(queue)s::text[], %(outcome)s::text[], %(started_at)s::timestamptz[],
-            %(duration_ms)s::float8[], %(exception_type)s::text[],
-            %(error_message)s::text[], %(traceback)s::text[],
-            %(error_fingerprint)s::text[], %(result)s::text[], %(worker_name)s::text[],
-            %(hostname)s::text[], %(pid)s::int[], %(request_id)s::text[])
-     AS a(job_id, attempt, task_name, queue, outcome, started_at, duration_ms,
-          exception_type, error_message, traceback, error_fingerprint, result, worker_name,
-          hostname, pid, request_id);
+FROM ended
+WHERE NOT EXISTS (SELECT 1 FROM replaced
+                   WHERE replaced.job_id = ended.job_id AND replaced.attempt = ended.attempt);

@@ -40,11 +40,15 @@ HEARTBEAT = {
     "HIRING_JOBS_RESCUE_INTERVAL_SECONDS": "1",
 }
 
-# Jobs whose ended runs (`attempts`) and attempt rows disagree in number.
-UNRECORDED_RUNS = """
-SELECT count(*) FROM procrastinate_jobs j
+# The last moments before an immediate restart whose asynchronous commits may be lost
+# (wal_writer_delay is 200 ms; generous for a loaded machine).
+LOST_WITH_A_CRASH_SECONDS = 2.0
+
+ATTEMPT_ROWS_PER_KEY = """
+SELECT j.args->>'key', count(a.id) FROM procrastinate_jobs j
+JOIN job_attempts a ON a.job_id = j.id
 WHERE j.task_name = 'tests.timed_run'
-  AND j.attempts <> (SELECT count(*) FROM job_attempts a WHERE a.job_id = j.id)
+GROUP BY 1
 """
 
 
@@ -101,6 +105,7 @@ def test_no_job_runs_twice_at_once_across_database_restarts(
         " AND status IN ('todo', 'doing')"
     )
     keys: list[str] = []
+    crashes: list[tuple[float, float]] = []  # around each immediate restart
     try:
         for mode in ("fast", "immediate"):
             # Long jobs mid-run and short ones streaming when the database goes away.
@@ -120,7 +125,10 @@ def test_no_job_runs_twice_at_once_across_database_restarts(
                 what=f"long jobs to be running before the {mode} restart",
                 process=worker,
             )
+            before = time.time()
             restart_server(EMBEDDED_PGDATA[0], mode)
+            if mode == "immediate":
+                crashes.append((before - LOST_WITH_A_CRASH_SECONDS, time.time()))
         wait_for(
             lambda: _count(database_url, unfinished) == 0,
             timeout=240,
@@ -138,8 +146,16 @@ def test_no_job_runs_twice_at_once_across_database_restarts(
     assert statuses == {"succeeded": len(keys)}, "nothing lost, nothing failed, nothing doing"
     ended = {line.split()[0] for line in log.read_text().splitlines() if " end " in line}
     assert ended == set(keys), "every job ran to its end"
-    # Each run ended has its attempt row: written by its worker, or by the rescue.
-    assert _count(database_url, UNRECORDED_RUNS) == 0, "every run is recorded, once"
+    # Each run has one attempt row, written by its worker or by the rescue, never two. Job
+    # state is committed asynchronously: a run that ended just before the immediate crash
+    # may have lost its fetch, its attempt row and its finish alike (and ran again).
+    recorded = dict(_query(database_url, ATTEMPT_ROWS_PER_KEY))
+    unrecorded = {}
+    for key in keys:
+        lost = sum(1 for _, _, last in runs[key] if any(a <= last <= b for a, b in crashes))
+        if not len(runs[key]) - lost <= recorded.get(key, 0) <= len(runs[key]):
+            unrecorded[key] = (len(runs[key]), lost, recorded.get(key, 0))
+    assert unrecorded == {}, "(runs, runs at the crash, rows): every run recorded, once"
 
 
 def test_hung_sync_jobs_are_killed_at_the_hard_limit_while_other_queues_go_on(

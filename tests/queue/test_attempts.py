@@ -27,6 +27,7 @@ from hiring_jobs.queue.attempts import (
     unreachable,
 )
 from hiring_jobs.queue.defer import batch_defer, defer
+from hiring_jobs.sql import QUEUE, run
 from tests.support import tasks
 from tests.support.factories import make_user
 from tests.support.jobs import jobs, run_batching_worker_until_idle, run_worker_until_idle
@@ -259,6 +260,53 @@ def test_an_attempt_is_written_again_after_its_connection_was_lost(
 
     assert [row.job_id for row in _attempts(session_factory)] == [401, 402]
     assert "the database is unreachable; recording attempt 1 of job 402 again" in caplog.text
+
+
+def test_a_worker_back_from_a_blip_replaces_the_row_the_rescue_wrote_for_its_run(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session, session.begin():
+        job_id = defer(session, tasks.echo, value=1)
+        # Fetched by a worker that then went silent: the rescue records its run.
+        session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id"), {"id": job_id}
+        )
+        run(session, QUEUE["record_interrupted_attempt"], {"job_id": job_id})
+    [rescued] = _attempts(session_factory)
+    assert (rescued.attempt, rescued.outcome) == (1, AttemptOutcome.INTERRUPTED)
+
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
+        started = _started(job_id)
+        await writer.record(started, outcome=AttemptOutcome.SUCCEEDED, result={"late": True})
+
+    asyncio.run(_with_writer(body))
+
+    [row] = _attempts(session_factory)
+    assert (row.id, row.outcome, row.result, row.worker_name) == (
+        rescued.id,
+        AttemptOutcome.SUCCEEDED,
+        {"late": True},
+        "w1",
+    ), "one row for one run, saying how it really ended"
+
+
+def test_the_rescue_does_not_record_a_run_its_worker_recorded(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session, session.begin():
+        job_id = defer(session, tasks.echo, value=1)
+        session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id"), {"id": job_id}
+        )
+
+    async def body(writer: AttemptWriter, log: StatementLog) -> None:
+        await writer.record(_started(job_id), outcome=AttemptOutcome.SUCCEEDED)
+
+    asyncio.run(_with_writer(body))  # ended, then the worker was lost before the job's finish
+    with session_factory() as session, session.begin():
+        run(session, QUEUE["record_interrupted_attempt"], {"job_id": job_id})
+
+    assert [row.outcome for row in _attempts(session_factory)] == [AttemptOutcome.SUCCEEDED]
 
 
 def test_only_a_database_out_of_reach_is_worth_writing_again() -> None:
