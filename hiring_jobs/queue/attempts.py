@@ -7,10 +7,11 @@ middleware, it wraps sync and async tasks alike, so no task has to remember anyt
 Each attempt is written once, at its end, with its start time: what runs now is known
 without it (a `doing` job, the `started` event Procrastinate's trigger writes when the job
 is fetched, and its worker's registration), and one insert per run instead of an insert
-and an update halves the attempt's share of the WAL. A run whose end cannot be written
-(its worker killed) gets its row from the rescue, as `interrupted`. The ends of one
-worker's attempts that arrive while the previous write is in flight are written together,
-in one statement (queue/coalesce.py).
+and an update writes one row version, with its index entries, instead of two (WAL per
+no-op job 4,119 -> 3,684 B, `hiring-jobs bench --sections writes`). A run whose end
+cannot be written (its worker killed) gets its row from the rescue, as `interrupted`. The
+ends of one worker's attempts that arrive while the previous write is in flight are
+written together, in one statement (queue/coalesce.py).
 """
 
 from __future__ import annotations
