@@ -28,6 +28,7 @@ from hiring_jobs.models.privacy import ErasureRecord, JobPayload, PendingFileDel
 from hiring_jobs.models.queue import (
     AttemptOutcome,
     AuditLogEntry,
+    DeadLetterCount,
     DeadLetterRecord,
     DeadLetterReview,
     HealthCheck,
@@ -69,6 +70,7 @@ __all__ = [
     "Connection",
     "Course",
     "CourseEnrollment",
+    "DeadLetterCount",
     "DeadLetterRecord",
     "DeadLetterReview",
     "DeliveryStatus",

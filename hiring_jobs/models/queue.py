@@ -101,6 +101,22 @@ class DeadLetterRecord(Base):
     reviewed: Mapped[bool] = mapped_column(default=False)
 
 
+class DeadLetterCount(Base):
+    """What one statement changed in the unreviewed failures of one group (task and error
+    fingerprint), appended by a trigger on dead_letters (migration 0015). A group's
+    pending count is the sum of its rows; the throughput rollup folds them into one.
+    `first_seen` and `last_seen` span the group's failures since it was last empty."""
+
+    __tablename__ = "dead_letter_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(200))
+    error_fingerprint: Mapped[str | None] = mapped_column(String(40))
+    pending: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+
+
 class ThroughputMinute(Base):
     """Jobs finished in one minute, rolled up from procrastinate_events (queue.throughput)."""
 

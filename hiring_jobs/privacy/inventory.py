@@ -288,6 +288,13 @@ TABLES: tuple[Table, ...] = (
         keep_rows=True,
     ),
     Table(
+        "dead_letter_counts",
+        subjects=(),
+        personal={},
+        not_personal=_cols("id task_name error_fingerprint pending first_seen last_seen"),
+        keep_rows=True,
+    ),
+    Table(
         "dead_letter_reviews",
         subjects=(),
         personal={"notes": Field(Kind.FREE_TEXT, AtErasure.SCRUB)},

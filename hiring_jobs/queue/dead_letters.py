@@ -97,6 +97,11 @@ def groups(session: Session) -> list[DeadLetterGroup]:
     return [DeadLetterGroup(**row._mapping) for row in run(session, QUEUE["dead_letter_groups"])]
 
 
+def fold_counts(session: Session) -> int:
+    """Fold the appended per-group changes into one row per group; return the groups."""
+    return run(session, QUEUE["fold_dead_letter_counts"]).rowcount
+
+
 def stats(session: Session) -> Stats:
     found = groups(session)
     by_task: dict[str, int] = {}

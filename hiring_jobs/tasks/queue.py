@@ -1,4 +1,5 @@
-"""Queue upkeep: the stalled-job rescue, and the throughput rollup the dashboards read."""
+"""Queue upkeep: the stalled-job rescue, and the rollups the dashboards read (throughput
+per minute, dead-letter groups)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from procrastinate import JobContext
 
 from hiring_jobs import db
 from hiring_jobs.app import app
-from hiring_jobs.queue import retry, throughput
+from hiring_jobs.queue import dead_letters, retry, throughput
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.rescue import rescue_stalled_jobs
 from hiring_jobs.settings import get_settings
@@ -31,4 +32,7 @@ async def rescue_stalled(context: JobContext, timestamp: int) -> dict[str, int]:
 @_task("rollup_throughput")
 def rollup_throughput(timestamp: int) -> dict[str, int]:
     with db.session_scope() as session:
-        return {"minutes": throughput.rollup(session)}
+        return {
+            "minutes": throughput.rollup(session),
+            "dead_letter_groups": dead_letters.fold_counts(session),
+        }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import AuditLogEntry, ReviewAction
@@ -127,3 +127,50 @@ def test_a_job_that_did_not_fail_is_not_a_dead_letter(
         job_id = defer(session, tasks.echo, value=1)
     with session_factory() as session, pytest.raises(dead_letters.DeadLetterError):
         dead_letters.retry(session, job_id, by="ops")
+
+
+EXPECTED_GROUPS = """
+SELECT task_name, error_fingerprint, count(*) FROM dead_letters WHERE NOT reviewed
+GROUP BY 1, 2
+"""
+
+
+def _counted(session: Session) -> dict[tuple[str, str | None], int]:
+    return {(g.task_name, g.error_fingerprint): g.count for g in dead_letters.groups(session)}
+
+
+def _expected(session: Session) -> dict[tuple[str, str | None], int]:
+    return {(task, fp): n for task, fp, n in session.execute(text(EXPECTED_GROUPS))}
+
+
+def test_group_counts_follow_every_way_a_failure_comes_and_goes_and_survive_folding(
+    session_factory: sessionmaker[Session],
+) -> None:
+    ids = _fail(session_factory, "user 1 missing", "user 2 missing", "user 3 missing", "disk full")
+    changes = [
+        "UPDATE dead_letters SET reviewed = true WHERE job_id = :a",  # resolved
+        "DELETE FROM procrastinate_jobs WHERE id = :b",  # deleted by retention
+        "UPDATE procrastinate_jobs SET status = 'todo' WHERE id = :c",  # retried in place
+        "UPDATE dead_letters SET reviewed = false WHERE job_id = :a",  # reopened
+        # Failed outside any worker (no attempt: no fingerprint).
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)"
+        " VALUES ('default', 'tests.fail', '{}', 'failed')",
+    ]
+    with session_factory() as session:
+        assert _counted(session) == _expected(session) != {}
+        for change in changes:
+            session.execute(text(change), {"a": ids[0], "b": ids[1], "c": ids[3]})
+            session.commit()
+            assert _counted(session) == _expected(session), change
+
+        folded = dead_letters.fold_counts(session)
+        session.commit()
+        assert _counted(session) == _expected(session)
+        assert folded == len(_expected(session)) == 2, "one row per group with failures left"
+        assert session.scalar(text("SELECT count(*) FROM dead_letter_counts")) == folded
+
+        session.execute(text("UPDATE dead_letters SET reviewed = true"))
+        dead_letters.fold_counts(session)
+        session.commit()
+        assert _counted(session) == {}
+        assert session.scalar(text("SELECT count(*) FROM dead_letter_counts")) == 0
