@@ -68,23 +68,50 @@ class Policy:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
 
 
-def ticks_to_defer(cron: str, last: int | None, now: float, policy: Policy) -> list[int]:
-    """The ticks (Unix seconds) to defer now, oldest first, after the `last` deferred one."""
+def ticks_to_defer(
+    cron: str, last: int | None, now: float, policy: Policy, checked: float | None = None
+) -> list[int]:
+    """The ticks (Unix seconds) to defer now, oldest first, after the `last` deferred one.
+
+    `checked` is this deferrer's previous pass over the task, if any. Ticks due since then
+    were not missed but came while the deferrer was late (a loaded machine): each is
+    deferred, as upstream does. Ticks due before it and never deferred were missed (no
+    worker ran, or the task was disabled): the catch-up policy decides. A pass longer ago
+    than the grace (the process was stopped, not late) counts as no pass.
+    """
     if not policy.enabled:
         return []
-    if last is None:
-        previous = int(croniter(cron, now).get_prev(float))
-        return [previous] if now - previous <= GRACE_SECONDS else []
+    if checked is not None and now - checked > GRACE_SECONDS:
+        checked = None
     latest = int(croniter(cron, now).get_prev(float))
-    if latest <= last:
+    if last is not None and latest <= last:
         return []  # nothing missed: the latest tick was deferred
+    if checked is None or latest <= checked:
+        return _missed(cron, last, now, latest, policy)
+    late = _between(cron, checked if last is None else max(checked, last), latest)
+    seen = int(croniter(cron, checked).get_prev(float))  # the latest tick due at that pass
+    if (last is not None and seen <= last) or (late and policy.catch_up is CatchUp.SKIP):
+        return late[-MAX_CATCH_UP_TICKS:]
+    return (_missed(cron, last, now, seen, policy) + late)[-MAX_CATCH_UP_TICKS:]
+
+
+def _between(cron: str, after: float, until: int) -> list[int]:
+    """The ticks after `after`, up to and including `until`."""
+    ticks = croniter(cron, after)
+    found: list[int] = []
+    while (tick := int(ticks.get_next(float))) <= until:
+        found.append(tick)
+    return found
+
+
+def _missed(cron: str, last: int | None, now: float, latest: int, policy: Policy) -> list[int]:
+    """What the policy defers of the ticks after `last` up to `latest`, seen at `now`."""
+    if last is None:
+        return [latest] if now - latest <= GRACE_SECONDS else []
     if policy.catch_up is CatchUp.EACH:
         # Only ticks inside the window matter: start there, not at a months-old `last`.
-        ticks = croniter(cron, max(last, now - max(policy.window_seconds, GRACE_SECONDS)))
-        missed: list[int] = []
-        while (tick := int(ticks.get_next(float))) <= latest:
-            missed.append(tick)
-        return missed[-MAX_CATCH_UP_TICKS:]
+        start = max(last, now - max(policy.window_seconds, GRACE_SECONDS))
+        return _between(cron, start, latest)[-MAX_CATCH_UP_TICKS:]
     limit = GRACE_SECONDS if policy.catch_up is CatchUp.SKIP else policy.window_seconds
     return [latest] if now - latest <= max(limit, GRACE_SECONDS) else []
 
@@ -187,6 +214,9 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
     def __init__(self, registry: PeriodicRegistry, **kwargs: Any) -> None:
         super().__init__(registry, **kwargs)
         self._connection: psycopg.AsyncConnection[Any] | None = None
+        # When this deferrer last looked at each task: ticks due since came while it was
+        # late, and are each deferred whatever the catch-up policy (ticks_to_defer).
+        self._checked: dict[tuple[str, str], float] = {}
 
     async def worker(self) -> None:
         if not self.registry.periodic_tasks:
@@ -217,10 +247,11 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
         deferred = []
         for key, periodic in self.registry.periodic_tasks.items():
             policy = settings.get(key, Policy())
-            if not ticks_to_defer(periodic.cron, last.get(key), now, policy):
-                continue  # the common case: nothing due, no lock taken
-            for tick in await self._defer_locked(connection, periodic, now, policy):
-                deferred.append((key_of(periodic), tick))
+            checked = self._checked.get(key)
+            if ticks_to_defer(periodic.cron, last.get(key), now, policy, checked):
+                ticks = await self._defer_locked(connection, periodic, now, policy, checked)
+                deferred += [(key_of(periodic), tick) for tick in ticks]
+            self._checked[key] = now
         return deferred
 
     async def _defer_locked(
@@ -229,6 +260,7 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
         periodic: PeriodicTask[Any, Any, Any],
         now: float,
         policy: Policy,
+        checked: float | None,
     ) -> list[int]:
         lock = f"hiring_jobs.periodic:{key_of(periodic)}"
         await connection.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock])
@@ -237,7 +269,7 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
             row = await (
                 await connection.execute(_LAST_DEFER, [periodic.task.name, periodic.periodic_id])
             ).fetchone()
-            ticks = ticks_to_defer(periodic.cron, row[0] if row else None, now, policy)
+            ticks = ticks_to_defer(periodic.cron, row[0] if row else None, now, policy, checked)
             if len(ticks) > 1 or (ticks and now - ticks[-1] > GRACE_SECONDS):
                 logger.info(
                     "periodic %s: catching up %d missed ticks (%s)",

@@ -57,6 +57,25 @@ def test_policies_for_ticks_missed_after_the_last_deferred_one() -> None:
     assert ticks_to_defer(MINUTELY, last, NOW, Policy(enabled=False)) == []
 
 
+def test_ticks_due_since_the_deferrer_last_looked_are_each_deferred_whatever_the_policy() -> None:
+    """A deferrer woken late (a loaded machine) owes every tick since its last pass; only
+    ticks due before that pass and never deferred (a disabled task) were missed."""
+    last = T0 - 180
+    late = [T0 - 120, T0 - 60, T0]
+    for catch_up in CatchUp:
+        policy = Policy(catch_up=catch_up)
+        assert ticks_to_defer(MINUTELY, last, NOW, policy, checked=last + 1) == late, catch_up
+    # Disabled until 90 s before the tick: T0 - 120 came due while disabled.
+    since_enabled = T0 - 90
+    skip, once = Policy(catch_up=CatchUp.SKIP), Policy(catch_up=CatchUp.ONCE)
+    assert ticks_to_defer(MINUTELY, last, NOW, skip, checked=since_enabled) == [T0 - 60, T0]
+    assert ticks_to_defer(MINUTELY, last, NOW, once, checked=since_enabled) == late
+    assert ticks_to_defer(MINUTELY, T0, NOW, skip, checked=T0 + 1) == []
+    away = T0 - 30 * 60  # a pass half an hour ago: the process was stopped, not late
+    assert ticks_to_defer(MINUTELY, away, NOW, skip, checked=away + 1) == [T0]
+    assert ticks_to_defer(MINUTELY, last, NOW, Policy(enabled=False), checked=last + 1) == []
+
+
 # ---------------------------------------------------------------- against PostgreSQL
 
 KEY = "tests.tick:every_minute"
