@@ -335,6 +335,16 @@ LEFT JOIN LATERAL (
 ) s ON true
 ORDER BY g.count DESC, g.last_seen DESC;
 
+-- discard_dead_letters --
+-- Close the pending dead letters among the ids as discarded, with a review row each
+WITH closed AS (
+    UPDATE dead_letters SET reviewed = true
+    WHERE job_id = ANY(%(ids)s::bigint[]) AND NOT reviewed
+    RETURNING job_id
+)
+INSERT INTO dead_letter_reviews (job_id, action, notes, reviewed_by)
+SELECT job_id, 'discarded', %(notes)s, %(by)s FROM closed;
+
 -- jobs_about --
 -- Ids of the jobs whose arguments contain any of the documents, sorted (privacy/subjects.py)
 -- One containment test per document: each is answered by the GIN index on args.
