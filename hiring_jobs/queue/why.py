@@ -157,12 +157,7 @@ ORDER BY a.started_at NULLS LAST, j.id
 
 def _slots_busy(session: Session, state: control.QueueState) -> list[Reason]:
     """Busy only if every serving worker's slots for this queue's bucket are taken."""
-    workers = {
-        row.worker_name: row
-        for row in session.execute(
-            text("SELECT worker_id, worker_name, applied FROM queue_workers")
-        )
-    }
+    workers = {row.worker_name: row for row in control.live_workers(session)}
     busy: list[Any] = []
     for line in state.serving:
         worker = workers.get(line.worker_name)

@@ -413,6 +413,80 @@ FROM procrastinate_jobs
 WHERE id = ANY(%(ids)s::bigint[])
 GROUP BY status;
 
+-- queue_has_jobs --
+-- Whether any job names the queue: a queue outside the known list is known by its jobs (queue/control.py)
+SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = %(queue)s);
+
+-- queue_counts --
+-- Waiting and running jobs of each named queue, each count capped (queue/control.py)
+SELECT q.name,
+       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'todo' LIMIT %(cap)s) t) AS waiting,
+       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'doing' LIMIT %(cap)s) t) AS running
+FROM unnest(CAST(%(names)s AS varchar[])) AS q(name);
+
+-- live_workers --
+-- Worker processes heartbeating within the live window, with what they apply now (queue/control.py)
+SELECT w.* FROM worker_processes w
+JOIN procrastinate_workers p ON p.id = w.worker_id
+WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s);
+
+-- live_worker_named --
+-- Whether a live worker process has the name (queue/control.py)
+SELECT EXISTS (
+    SELECT 1 FROM worker_processes w
+    JOIN procrastinate_workers p ON p.id = w.worker_id
+    WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+      AND w.worker_name = %(name)s
+);
+
+-- unreported_live_workers --
+-- Live registrations with no worker_processes row yet: what they serve is unknown (queue/control.py)
+SELECT count(*) FROM procrastinate_workers p
+WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+  AND NOT EXISTS (SELECT 1 FROM worker_processes w WHERE w.worker_id = p.id);
+
+-- queue_settings_of_worker --
+-- The fleet-wide queue settings and a worker process's own (queue/control.py)
+SELECT queue_name, worker_name, paused, concurrency FROM queue_settings
+WHERE worker_name = '' OR worker_name = %(worker_name)s;
+
+-- notify_queue_control --
+-- Wake every worker process to re-read its queue settings, at commit (queue/control.py)
+SELECT pg_notify(%(channel)s, %(queue)s);
+
+-- record_worker_process --
+-- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
+-- Until queue control reports, it applies the slots it was started with.
+WITH gone AS (
+    DELETE FROM worker_processes p
+    WHERE NOT EXISTS (SELECT 1 FROM procrastinate_workers w WHERE w.id = p.worker_id)
+)
+INSERT INTO worker_processes
+    (worker_id, worker_name, hostname, pid, concurrency, slots, pool, applied)
+VALUES (%(worker_id)s, %(worker_name)s, %(hostname)s, %(pid)s, %(concurrency)s,
+        %(slots)s::jsonb, %(pool)s::jsonb, %(slots)s::jsonb)
+ON CONFLICT (worker_id) DO UPDATE
+   SET worker_name = EXCLUDED.worker_name, hostname = EXCLUDED.hostname,
+       pid = EXCLUDED.pid, concurrency = EXCLUDED.concurrency, slots = EXCLUDED.slots,
+       pool = EXCLUDED.pool;
+
+-- report_worker_applied --
+-- What a worker process applies now: slots per bucket and paused queues (queue/control.py, through queue/registration.py)
+-- Queue control may report before the registration is recorded: the row is made then,
+-- and the registration fills in its pool.
+INSERT INTO worker_processes
+    (worker_id, worker_name, hostname, pid, concurrency, slots, applied, paused, seen_at)
+VALUES (%(worker_id)s, %(worker_name)s, %(hostname)s, %(pid)s, %(concurrency)s,
+        %(slots)s::jsonb, %(applied)s::jsonb, %(paused)s::jsonb, now())
+ON CONFLICT (worker_id) DO UPDATE
+   SET applied = EXCLUDED.applied, paused = EXCLUDED.paused, seen_at = now();
+
+-- forget_worker_process --
+-- A stopping worker process's row goes
+DELETE FROM worker_processes WHERE worker_id = %(worker_id)s;
+
 -- worker_registrations --
 -- What each live worker recorded about itself (queue/registration.py)
 -- What each live registration recorded about itself (queue/registration.py).
