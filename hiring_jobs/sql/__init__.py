@@ -3,7 +3,12 @@ one-line `-- description`, with `%(x)s` placeholders (Procrastinate's own format
 the same way as its sql/__init__.py). Python looks a statement up by name.
 
 queue.sql holds every statement that reads or writes `procrastinate_*` objects: the list
-to re-check when Procrastinate is upgraded.
+to re-check when Procrastinate is upgraded; alerts.sql, privacy.sql and analytics.sql the
+rest of the product's, by area (web/sql/admin.sql the web pages').
+
+A template is a statement with `{slot}`s for identifiers (a table or column an inventory
+names); `render` fills them, quoted by psycopg, and never with values: values stay
+`%(x)s` parameters. Its `-- sample:` line names identifiers the schema test renders it with.
 """
 
 from __future__ import annotations
@@ -13,16 +18,32 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import CursorResult
 from sqlalchemy.orm import Session
 
 HEADER = re.compile(r"^-- ([a-z0-9_]+) --\n-- (.+)\n", re.MULTILINE)
+SLOT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
-def parse(text: str) -> dict[str, str]:
+class Statements(dict[str, str]):
+    """A file's statements by name."""
+
+    def render(self, name: str, **identifiers: str) -> str:
+        """The template `name` with each `{slot}` filled by its identifier, quoted."""
+        template = self[name]
+        slots = set(SLOT.findall(template))
+        if slots != identifiers.keys():
+            raise ValueError(f"{name} has slots {sorted(slots)}, given {sorted(identifiers)}")
+        return SLOT.sub(
+            lambda slot: Identifier(identifiers[slot.group(1)]).as_string(None), template
+        )
+
+
+def parse(text: str) -> Statements:
     """{name: statement}; every statement has a name and a description line."""
     parts = HEADER.split(text)
-    statements: dict[str, str] = {}
+    statements = Statements()
     for name, _description, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
         if name in statements:
             raise ValueError(f"statement {name!r} is defined twice")
@@ -30,7 +51,7 @@ def parse(text: str) -> dict[str, str]:
     return statements
 
 
-def load(package: str, filename: str) -> dict[str, str]:
+def load(package: str, filename: str) -> Statements:
     return parse((resources.files(package) / filename).read_text(encoding="utf-8"))
 
 
@@ -42,3 +63,4 @@ def run(
 
 
 QUEUE = load(__name__, "queue.sql")
+ALERTS = load(__name__, "alerts.sql")

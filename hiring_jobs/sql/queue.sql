@@ -456,6 +456,59 @@ WHERE worker_name = '' OR worker_name = %(worker_name)s;
 -- Wake every worker process to re-read its queue settings, at commit (queue/control.py)
 SELECT pg_notify(%(channel)s, %(queue)s);
 
+-- alert_queue_unserved --
+-- Queues with ready jobs that no live worker serves (alerts.py, rule queue_unserved)
+-- Ready jobs in a queue that no live worker serves: a live worker serves a queue when its
+-- recorded slots name the queue or "*" (other queues), or when it recorded no slots.
+-- Counted per queue first, so the worker check runs once per queue, not once per job.
+WITH waiting AS (
+    SELECT queue_name, count(*) AS waiting
+    FROM procrastinate_jobs
+    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
+      AND (%(queue)s = '' OR queue_name = %(queue)s)
+    GROUP BY queue_name
+)
+SELECT q.queue_name AS subject, q.waiting
+FROM waiting q
+WHERE NOT EXISTS (
+    SELECT 1 FROM procrastinate_workers w
+    LEFT JOIN worker_processes p ON p.worker_id = w.id
+    WHERE w.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+      AND (p.worker_id IS NULL OR p.slots ? q.queue_name OR p.slots ? '*'));
+
+-- alert_oldest_waiting --
+-- Queues whose first ready job has waited longer than the threshold (alerts.py, rule oldest_waiting)
+-- Per queue with waiting jobs, its first ready job (by id, through the fetch index) and
+-- since when it has been ready: deferred, or scheduled for later than that. The
+-- overview's "oldest waiting" reads the same way.
+WITH queues AS (
+    SELECT DISTINCT queue_name FROM procrastinate_jobs
+    WHERE status = 'todo' AND (%(queue)s = '' OR queue_name = %(queue)s)
+), oldest AS (
+    SELECT q.queue_name, GREATEST(
+        (SELECT min(e.at) FROM procrastinate_events e
+         WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
+    FROM queues q
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
+        WHERE j.queue_name = q.queue_name AND j.status = 'todo'
+          AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+        ORDER BY j.id LIMIT 1
+    ) r
+)
+SELECT queue_name AS subject, extract(epoch FROM now() - since) AS waited
+FROM oldest
+WHERE since < now() - make_interval(secs => %(seconds)s);
+
+-- alert_stalled_jobs --
+-- Running jobs whose worker stopped heartbeating, when enough (alerts.py, rule stalled_jobs)
+SELECT '' AS subject, count(*) AS stalled
+FROM procrastinate_jobs j
+LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+WHERE j.status = 'doing'
+  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(live_seconds)s))
+HAVING count(*) >= %(min_jobs)s;
+
 -- record_worker_process --
 -- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
 -- Until queue control reports, it applies the slots it was started with.

@@ -1,5 +1,6 @@
-"""Every named statement of every .sql file parses and prepares against the migrated schema:
-a typo, a renamed column or a Procrastinate function that changed fails here."""
+"""Every named statement of every .sql file parses and prepares against the migrated schema
+(a template rendered with its sample identifiers): a typo, a renamed column or a
+Procrastinate function that changed fails here."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ SQL_FILES = sorted(
 )
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 NAME_LINE = re.compile(r"^-- [a-z0-9_]+ --$", re.MULTILINE)
+SAMPLE_LINE = re.compile(r"^-- sample: (.+)$", re.MULTILINE)
+
+
+def _rendered(statements: sql.Statements, name: str) -> str:
+    """The statement, or a template filled with the identifiers of its `-- sample:` line."""
+    if not sql.SLOT.search(statements[name]):
+        return statements[name]
+    sample = SAMPLE_LINE.search(statements[name])
+    assert sample, f"template {name} has no `-- sample: slot=identifier ...` line"
+    identifiers = dict(pair.split("=", 1) for pair in sample.group(1).split())
+    return statements.render(name, **identifiers)
 
 
 def _numbered(statement: str) -> str:
@@ -51,7 +63,9 @@ def test_every_statement_prepares_against_the_migrated_schema(
     path: Path, database_url: str
 ) -> None:
     with psycopg.connect(database_url) as connection:
-        for index, (name, statement) in enumerate(sql.parse(path.read_text()).items()):
+        statements = sql.parse(path.read_text())
+        for index, name in enumerate(statements):
+            statement = _rendered(statements, name)
             try:
                 connection.execute(f"PREPARE named_{index} AS {_numbered(statement)}")
             except psycopg.Error as error:
@@ -64,3 +78,13 @@ def test_a_statement_runs_with_its_named_parameters(database_url: str) -> None:
     with psycopg.connect(database_url) as connection:
         rows = connection.execute(sql.QUEUE["job_status"], {"id": 1}).fetchall()
     assert rows == []
+
+
+def test_a_template_takes_identifiers_quoted_and_every_slot_filled() -> None:
+    statements = sql.parse(
+        "-- t --\n-- one\nSELECT {column} FROM {table} WHERE id = %(id)s AND x <> '{}';\n"
+    )
+    rendered = statements.render("t", table='odd"name', column="email")
+    assert rendered == 'SELECT "email" FROM "odd""name" WHERE id = %(id)s AND x <> \'{}\';'
+    with pytest.raises(ValueError, match="slots"):
+        statements.render("t", table="users")
