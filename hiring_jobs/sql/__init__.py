@@ -64,3 +64,4 @@ def run(
 
 QUEUE = load(__name__, "queue.sql")
 ALERTS = load(__name__, "alerts.sql")
+ANALYTICS = load(__name__, "analytics.sql")

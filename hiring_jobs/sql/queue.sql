@@ -66,6 +66,19 @@ WHERE attempt.outcome = 'running'
          WHERE job.id = attempt.job_id AND job.status = 'doing'
            AND job.attempts + 1 = attempt.attempt);
 
+-- throughput_rolled_until --
+-- The last minute rolled up into job_throughput_minutes (queue/throughput.py)
+SELECT max(minute) FROM job_throughput_minutes;
+
+-- throughput_rolled --
+-- Rolled-up finished jobs per minute over a span (queue/throughput.py)
+SELECT minute, succeeded, failed FROM job_throughput_minutes
+WHERE minute >= %(since)s AND minute < %(until)s;
+
+-- throughput_forget --
+-- Rolled-up minutes older than what is kept (queue/throughput.py)
+DELETE FROM job_throughput_minutes WHERE minute < %(old)s;
+
 -- throughput_rollup --
 -- Succeeded and failed jobs per minute from procrastinate_events, upserted
 INSERT INTO job_throughput_minutes (minute, succeeded, failed)
