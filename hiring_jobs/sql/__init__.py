@@ -8,7 +8,10 @@ rest of the product's, by area (web/sql/admin.sql the web pages').
 
 A template is a statement with `{slot}`s for identifiers (a table or column an inventory
 names); `render` fills them, quoted by psycopg, and never with values: values stay
-`%(x)s` parameters. Its `-- sample:` line names identifiers the schema test renders it with.
+`%(x)s` parameters. A slot may also take SQL that code composed from declarations (the
+inventory's subject expressions), passed as a `psycopg.sql.SQL` so that a string can only
+ever be an identifier. Its `-- sample:` line says what the schema test renders it with
+(`slot=identifier`, `slot=sql:expression`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from psycopg.sql import Identifier
+from psycopg.sql import SQL, Composable, Identifier
 from sqlalchemy import CursorResult
 from sqlalchemy.orm import Session
 
@@ -29,15 +32,20 @@ SLOT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 class Statements(dict[str, str]):
     """A file's statements by name."""
 
-    def render(self, name: str, **identifiers: str) -> str:
-        """The template `name` with each `{slot}` filled by its identifier, quoted."""
+    def render(self, name: str, **identifiers: str | Composable) -> str:
+        """The template `name` with each `{slot}` filled: a string as a quoted identifier,
+        composed SQL (`psycopg.sql.SQL`, from code only) as it is."""
         template = self[name]
         slots = set(SLOT.findall(template))
         if slots != identifiers.keys():
             raise ValueError(f"{name} has slots {sorted(slots)}, given {sorted(identifiers)}")
-        return SLOT.sub(
-            lambda slot: Identifier(identifiers[slot.group(1)]).as_string(None), template
-        )
+
+        def fill(slot: re.Match[str]) -> str:
+            value = identifiers[slot.group(1)]
+            quoted = value if isinstance(value, Composable) else Identifier(value)
+            return quoted.as_string(None)
+
+        return SLOT.sub(fill, template)
 
 
 def parse(text: str) -> Statements:
@@ -65,3 +73,6 @@ def run(
 QUEUE = load(__name__, "queue.sql")
 ALERTS = load(__name__, "alerts.sql")
 ANALYTICS = load(__name__, "analytics.sql")
+PRIVACY = load(__name__, "privacy.sql")
+
+__all__ = ["ALERTS", "ANALYTICS", "PRIVACY", "QUEUE", "SQL", "Statements", "load", "parse", "run"]

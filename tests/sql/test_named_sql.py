@@ -30,8 +30,12 @@ def _rendered(statements: sql.Statements, name: str) -> str:
         return statements[name]
     sample = SAMPLE_LINE.search(statements[name])
     assert sample, f"template {name} has no `-- sample: slot=identifier ...` line"
-    identifiers = dict(pair.split("=", 1) for pair in sample.group(1).split())
-    return statements.render(name, **identifiers)
+    pairs = dict(pair.split("=", 1) for pair in sample.group(1).split())
+    filled = {
+        slot: sql.SQL(value.removeprefix("sql:")) if value.startswith("sql:") else value
+        for slot, value in pairs.items()
+    }
+    return statements.render(name, **filled)
 
 
 def _numbered(statement: str) -> str:
@@ -49,6 +53,14 @@ def test_the_queue_file_exists_and_every_file_names_each_statement_once() -> Non
     for path in SQL_FILES:
         text = path.read_text()
         assert len(sql.parse(text)) == len(NAME_LINE.findall(text)), path
+
+
+def test_no_comment_inside_a_statement_holds_a_percent_sign() -> None:
+    """psycopg reads `%` in comments too: `%(x)s` there would be a parameter."""
+    for path in SQL_FILES:
+        for name, statement in sql.parse(path.read_text()).items():
+            comments = [line for line in statement.splitlines() if line.lstrip().startswith("--")]
+            assert not any("%" in line for line in comments), f"{path.name}: {name}"
 
 
 def test_a_header_without_its_description_or_a_name_used_twice_is_refused() -> None:
@@ -88,3 +100,5 @@ def test_a_template_takes_identifiers_quoted_and_every_slot_filled() -> None:
     assert rendered == 'SELECT "email" FROM "odd""name" WHERE id = %(id)s AND x <> \'{}\';'
     with pytest.raises(ValueError, match="slots"):
         statements.render("t", table="users")
+    composed = statements.render("t", table="users", column=sql.SQL("lower(email)"))
+    assert composed.startswith('SELECT lower(email) FROM "users"')
