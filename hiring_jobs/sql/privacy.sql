@@ -64,3 +64,74 @@ UPDATE job_attempts SET result = CASE WHEN jsonb_typeof(result) = 'object' THEN
     (SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)
      FROM jsonb_each(result) WHERE key ~ '(^|_)ids?$') END
 WHERE job_id = ANY(%(ids)s::bigint[]) AND result IS NOT NULL;
+
+-- retention_due_candidates --
+-- Candidates whose applications all closed before the cutoff with a resume or file left to remove, a keyset page (privacy/retention.py)
+-- The last close is the application's update or its last status change; the unique
+-- (candidate_id, job_posting_id) index gives the candidates in order. A resume uploaded
+-- within the period is kept even when the applications closed long ago, and its file
+-- with it; a resume file no resume refers to goes by its own upload time. The slot
+-- resume_holds_data is true for a resume that still holds what retention empties.
+-- sample: resume_holds_data=sql:true
+SELECT a.candidate_id
+FROM applications a
+LEFT JOIN LATERAL (
+    SELECT max(c.changed_at) AS at FROM application_status_changes c
+    WHERE c.application_id = a.id
+) changed ON true
+WHERE a.candidate_id > %(after)s
+GROUP BY a.candidate_id
+HAVING bool_and(a.status = ANY(%(closed)s))
+   AND max(greatest(a.updated_at, changed.at)) < %(cutoff)s
+   AND (EXISTS (SELECT 1 FROM resumes r
+                WHERE r.user_id = a.candidate_id AND r.created_at < %(cutoff)s
+                  AND ({resume_holds_data} OR r.file_id IS NOT NULL))
+        OR EXISTS (SELECT 1 FROM stored_files f
+                   WHERE f.owner_id = a.candidate_id
+                     AND f.kind = ANY(%(kinds)s) AND f.created_at < %(cutoff)s
+                     AND NOT EXISTS (SELECT 1 FROM resumes k
+                                     WHERE k.file_id = f.id AND k.created_at >= %(cutoff)s)))
+ORDER BY a.candidate_id
+LIMIT %(limit)s;
+
+-- retention_empty_resumes --
+-- Empty the resumes of the candidates uploaded before the cutoff; the emptied ids (privacy/retention.py)
+-- Checked again here: an application opened since the candidate was found keeps the
+-- resume. The slots are the inventory's Retention.RESUME columns (retention.Emptying).
+-- sample: assignments=sql:extracted_text=NULL holds_data=sql:true
+UPDATE resumes r SET {assignments}
+WHERE r.user_id = ANY(%(ids)s) AND r.created_at < %(cutoff)s AND {holds_data}
+  AND NOT EXISTS (SELECT 1 FROM applications o
+              WHERE o.candidate_id = r.user_id AND NOT o.status = ANY(%(closed)s))
+RETURNING r.id;
+
+-- retention_resume_files --
+-- The resume files of the candidates that go: their emptied resumes' files, and loose ones uploaded before the cutoff (privacy/retention.py)
+SELECT f.id FROM stored_files f
+WHERE f.kind = ANY(%(kinds)s)
+  AND (f.id IN (SELECT r.file_id FROM resumes r
+                WHERE r.user_id = ANY(%(ids)s) AND r.created_at < %(cutoff)s
+                  AND NOT EXISTS (SELECT 1 FROM applications o
+                              WHERE o.candidate_id = r.user_id AND NOT o.status = ANY(%(closed)s)))
+       OR (f.owner_id = ANY(%(ids)s)
+           AND f.kind = ANY(%(kinds)s) AND f.created_at < %(cutoff)s
+           AND NOT EXISTS (SELECT 1 FROM resumes k
+                           WHERE k.file_id = f.id AND k.created_at >= %(cutoff)s)
+           AND NOT EXISTS (SELECT 1 FROM applications o
+                       WHERE o.candidate_id = f.owner_id AND NOT o.status = ANY(%(closed)s))));
+
+-- retention_empty_emails --
+-- Empty a keyset page of mail sent (or created) before the cutoff, skipping locked rows; the emptied ids (privacy/retention.py)
+-- The slots are the inventory's Retention.EMAIL_BODY columns (retention.Emptying).
+-- sample: assignments=sql:subject=subject holds_data=sql:true
+WITH due AS (
+    SELECT e.id FROM email_deliveries e
+    WHERE e.id > %(after)s AND coalesce(e.sent_at, e.created_at) < %(cutoff)s
+      AND {holds_data}
+    ORDER BY e.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE email_deliveries SET {assignments}
+WHERE id IN (SELECT id FROM due)
+RETURNING id;

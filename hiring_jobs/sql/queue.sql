@@ -522,6 +522,82 @@ WHERE j.status = 'doing'
   AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(live_seconds)s))
 HAVING count(*) >= %(min_jobs)s;
 
+-- retention_old_jobs --
+-- The next keyset page of jobs finished before the cutoff, by their last event (privacy/retention.py)
+-- Procrastinate keeps no end time: a job's last event is its end. Not filtered on what
+-- they still hold (an OR over attempts and dead letters defeats the indexes) and not
+-- locked (that would write a row lock into every old job each night): the statements
+-- below select what still holds something, and check again that the job is past
+-- retention, so a job retried in place meanwhile is left alone.
+SELECT j.id FROM procrastinate_jobs j
+WHERE j.id > %(after)s
+  AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+  AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s
+ORDER BY j.id
+LIMIT %(limit)s;
+
+-- retention_reduce_arguments --
+-- Jobs past retention keep only the kept arguments (ids, request id); the reduced ids (privacy/retention.py)
+-- Only `args` changes: no Procrastinate trigger fires (they watch status, abort_requested
+-- and todo rows) and neither does ours (dead_letters watches status).
+UPDATE procrastinate_jobs j
+SET args = (SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)
+            FROM jsonb_each(j.args) WHERE key = ANY(%(kept)s))
+WHERE j.id = ANY(%(ids)s)
+  AND EXISTS (SELECT 1 FROM jsonb_object_keys(j.args) k WHERE k <> ALL(%(kept)s))
+  AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+  AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s
+RETURNING j.id;
+
+-- retention_empty_attempts --
+-- Empty the errors, tracebacks and results of attempts of jobs still past retention; the emptied ids (privacy/retention.py)
+-- The slots are the inventory's Retention.JOB_DETAILS columns (retention.Emptying).
+-- sample: assignments=sql:traceback=NULL holds_data=sql:true
+UPDATE job_attempts t SET {assignments}
+WHERE t.job_id = ANY(%(ids)s) AND {holds_data}
+  AND EXISTS (SELECT 1 FROM procrastinate_jobs j
+              WHERE j.id = t.job_id
+                AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s)
+RETURNING t.id;
+
+-- retention_empty_dead_letters --
+-- Empty the errors of dead letters of jobs still past retention; the emptied job ids (privacy/retention.py)
+-- The slots are the inventory's Retention.JOB_DETAILS columns (retention.Emptying).
+-- sample: assignments=sql:error_message=NULL holds_data=sql:true
+UPDATE dead_letters d SET {assignments}
+WHERE d.job_id = ANY(%(ids)s) AND {holds_data}
+  AND EXISTS (SELECT 1 FROM procrastinate_jobs j
+              WHERE j.id = d.job_id
+                AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s)
+RETURNING d.job_id;
+
+-- retention_delete_payloads --
+-- Delete a keyset page of payloads created before the cutoff that no job still in retention names, skipping locked rows (privacy/retention.py)
+-- A job still in retention is pending (todo, doing: it would fail without its payload)
+-- or finished within the period (a dead letter may be retried). One EXISTS per payload
+-- argument of the inventory (payload_id, payload_ids; a test checks the list), each a
+-- containment the GIN index on args answers for the one payload: an OR inside one
+-- EXISTS makes PostgreSQL scan every job for every payload.
+DELETE FROM job_payloads WHERE id IN (
+    SELECT p.id FROM job_payloads p
+    WHERE p.id > %(after)s AND p.created_at < %(cutoff)s
+      AND NOT (
+          EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.args @> jsonb_build_object('payload_id', p.id)
+                    AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                         AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE)
+          OR EXISTS (SELECT 1 FROM procrastinate_jobs j
+                     WHERE j.args @> jsonb_build_object('payload_ids', jsonb_build_array(p.id))
+                       AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                            AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE))
+    ORDER BY p.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;
+
 -- record_worker_process --
 -- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
 -- Until queue control reports, it applies the slots it was started with.
