@@ -34,6 +34,7 @@ from hiring_jobs.models import AttemptOutcome
 from hiring_jobs.queue.coalesce import Coalescer
 from hiring_jobs.queue.execution import LeaseLost, execution_of
 from hiring_jobs.queue.time_limits import HardTimeLimitExceeded, SoftTimeLimitExceeded
+from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -45,65 +46,10 @@ MAX_RESULT_BYTES = 64_000
 
 HOSTNAME = socket.gethostname()
 
-START_ATTEMPT = """
-INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
-VALUES (%(job_id)s, %(attempt)s, %(task_name)s, %(queue)s, 'running',
-        %(worker_name)s, %(hostname)s, %(pid)s, %(request_id)s)
-RETURNING id
-"""
-
-FINISH_ATTEMPT = """
-UPDATE job_attempts
-SET outcome = %(outcome)s,
-    finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = %(exception_type)s,
-    error_message = %(error_message)s,
-    traceback = %(traceback)s,
-    error_fingerprint = %(error_fingerprint)s,
-    result = %(result)s::jsonb
-WHERE id = %(attempt_id)s AND outcome = 'running'
-"""
-
-
-# Several starts at once: ids taken in the CTE, so each row's id is known by its position
-# (RETURNING has no order), then inserted.
-START_ATTEMPTS = """
-WITH started AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('job_attempts', 'id')) AS id, s.*
-      FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
-                  %(queue)s::text[], %(worker_name)s::text[], %(hostname)s::text[],
-                  %(pid)s::int[], %(request_id)s::text[])
-           WITH ORDINALITY
-           AS s(job_id, attempt, task_name, queue, worker_name, hostname, pid, request_id, n)
-), inserted AS (
-    INSERT INTO job_attempts
-        (id, job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
-    SELECT id, job_id, attempt, task_name, queue, 'running', worker_name, hostname, pid,
-           request_id
-      FROM started
-)
-SELECT id FROM started ORDER BY n
-"""
-
-FINISH_ATTEMPTS = """
-UPDATE job_attempts
-SET outcome = f.outcome,
-    finished_at = now(),
-    duration_ms = extract(epoch FROM now() - job_attempts.started_at) * 1000,
-    exception_type = f.exception_type,
-    error_message = f.error_message,
-    traceback = f.traceback,
-    error_fingerprint = f.error_fingerprint,
-    result = f.result::jsonb
-FROM unnest(%(attempt_id)s::bigint[], %(outcome)s::text[], %(exception_type)s::text[],
-            %(error_message)s::text[], %(traceback)s::text[], %(error_fingerprint)s::text[],
-            %(result)s::text[])
-     AS f(attempt_id, outcome, exception_type, error_message, traceback, error_fingerprint,
-          result)
-WHERE job_attempts.id = f.attempt_id AND job_attempts.outcome = 'running'
-"""
+START_ATTEMPT = QUEUE["start_attempt"]
+FINISH_ATTEMPT = QUEUE["finish_attempt"]
+START_ATTEMPTS = QUEUE["start_attempts"]
+FINISH_ATTEMPTS = QUEUE["finish_attempts"]
 
 
 async def record_attempts(call_next: AsyncCallNext, context: JobContext, worker: Worker) -> Any:

@@ -23,14 +23,7 @@ from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
-CLOSE_INTERRUPTED_ATTEMPTS = """
-UPDATE job_attempts
-SET outcome = 'interrupted', finished_at = now(),
-    duration_ms = extract(epoch FROM now() - started_at) * 1000,
-    exception_type = 'hiring_jobs.queue.rescue.WorkerLost',
-    error_message = 'the worker running this attempt stopped heartbeating'
-WHERE job_id = %(job_id)s AND outcome = 'running'
-"""
+CLOSE_INTERRUPTED_ATTEMPTS = QUEUE["close_interrupted_attempts"]
 
 
 class WorkerLost(Exception):

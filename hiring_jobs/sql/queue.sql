@@ -598,6 +598,132 @@ DELETE FROM job_payloads WHERE id IN (
 )
 RETURNING id;
 
+-- why_job --
+-- A job's status, queue, priority, lock and schedule, with the time now (queue/why.py)
+SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
+       j.scheduled_at > now() AS in_future, now() AS now
+FROM procrastinate_jobs j WHERE j.id = %(id)s;
+
+-- why_last_error --
+-- The error of a job's last failed attempt (queue/why.py)
+SELECT exception_type, error_message FROM job_attempts
+WHERE job_id = %(id)s AND exception_type IS NOT NULL ORDER BY attempt DESC, id DESC LIMIT 1;
+
+-- why_running_of_worker --
+-- The jobs a worker runs in one bucket of its slots, oldest first (queue/why.py)
+SELECT j.id, j.task_name, j.queue_name, a.started_at
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at FROM job_attempts WHERE job_id = j.id
+    ORDER BY attempt DESC, id DESC LIMIT 1
+) a ON true
+WHERE j.status = 'doing' AND j.worker_id = %(worker_id)s
+  AND (CASE WHEN %(bucket)s = '*' THEN NOT (j.queue_name = ANY(CAST(%(named)s AS varchar[])))
+            ELSE j.queue_name = %(bucket)s END)
+ORDER BY a.started_at NULLS LAST, j.id;
+
+-- why_lock_holder --
+-- The job that holds a job's lock, or comes first for it (queue/why.py)
+SELECT j.id, j.status, a.started_at
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at FROM job_attempts WHERE job_id = j.id
+    ORDER BY attempt DESC, id DESC LIMIT 1
+) a ON true
+WHERE j.lock = %(lock)s AND j.id <> %(id)s
+  AND (j.status = 'doing'
+       OR (j.status = 'todo' AND (j.priority > %(priority)s
+                                  OR (j.priority = %(priority)s AND j.id < %(id)s))))
+ORDER BY (j.status = 'doing') DESC, j.priority DESC, j.id
+LIMIT 1;
+
+-- why_ahead --
+-- How many ready jobs of the queue come before a job, capped (queue/why.py)
+SELECT count(*) FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.queue_name = %(queue)s AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+      AND (j.priority > %(priority)s OR (j.priority = %(priority)s AND j.id < %(id)s))
+    LIMIT %(cap)s
+) ahead;
+
+-- start_attempt --
+-- Record one attempt as running; its id (queue/attempts.py)
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
+VALUES (%(job_id)s, %(attempt)s, %(task_name)s, %(queue)s, 'running',
+        %(worker_name)s, %(hostname)s, %(pid)s, %(request_id)s)
+RETURNING id;
+
+-- finish_attempt --
+-- Record how one running attempt ended (queue/attempts.py)
+UPDATE job_attempts
+SET outcome = %(outcome)s,
+    finished_at = now(),
+    duration_ms = extract(epoch FROM now() - started_at) * 1000,
+    exception_type = %(exception_type)s,
+    error_message = %(error_message)s,
+    traceback = %(traceback)s,
+    error_fingerprint = %(error_fingerprint)s,
+    result = %(result)s::jsonb
+WHERE id = %(attempt_id)s AND outcome = 'running';
+
+-- start_attempts --
+-- Record several attempts as running; their ids in the order given (queue/attempts.py)
+-- Several starts at once: ids taken in the CTE, so each row's id is known by its position
+-- (RETURNING has no order), then inserted.
+WITH started AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('job_attempts', 'id')) AS id, s.*
+      FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
+                  %(queue)s::text[], %(worker_name)s::text[], %(hostname)s::text[],
+                  %(pid)s::int[], %(request_id)s::text[])
+           WITH ORDINALITY
+           AS s(job_id, attempt, task_name, queue, worker_name, hostname, pid, request_id, n)
+), inserted AS (
+    INSERT INTO job_attempts
+        (id, job_id, attempt, task_name, queue, outcome, worker_name, hostname, pid, request_id)
+    SELECT id, job_id, attempt, task_name, queue, 'running', worker_name, hostname, pid,
+           request_id
+      FROM started
+)
+SELECT id FROM started ORDER BY n;
+
+-- finish_attempts --
+-- Record how several running attempts ended (queue/attempts.py)
+UPDATE job_attempts
+SET outcome = f.outcome,
+    finished_at = now(),
+    duration_ms = extract(epoch FROM now() - job_attempts.started_at) * 1000,
+    exception_type = f.exception_type,
+    error_message = f.error_message,
+    traceback = f.traceback,
+    error_fingerprint = f.error_fingerprint,
+    result = f.result::jsonb
+FROM unnest(%(attempt_id)s::bigint[], %(outcome)s::text[], %(exception_type)s::text[],
+            %(error_message)s::text[], %(traceback)s::text[], %(error_fingerprint)s::text[],
+            %(result)s::text[])
+     AS f(attempt_id, outcome, exception_type, error_message, traceback, error_fingerprint,
+          result)
+WHERE job_attempts.id = f.attempt_id AND job_attempts.outcome = 'running';
+
+-- record_rejected_attempt --
+-- Record a fetched job the worker cannot run as a failed attempt (queue/manager.py)
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, finished_at, duration_ms, exception_type,
+     error_message, error_fingerprint, worker_name, hostname, pid)
+VALUES (%(job_id)s, %(attempt)s, left(%(task_name)s, 200), left(%(queue)s, 100), 'failed',
+        now(), 0, %(exception_type)s, %(error_message)s, %(error_fingerprint)s,
+        %(worker_name)s, %(hostname)s, %(pid)s);
+
+-- close_interrupted_attempts --
+-- Close a rescued job's running attempt as interrupted: its worker stopped heartbeating (queue/rescue.py)
+UPDATE job_attempts
+SET outcome = 'interrupted', finished_at = now(),
+    duration_ms = extract(epoch FROM now() - started_at) * 1000,
+    exception_type = 'hiring_jobs.queue.rescue.WorkerLost',
+    error_message = 'the worker running this attempt stopped heartbeating'
+WHERE job_id = %(job_id)s AND outcome = 'running';
+
 -- record_worker_process --
 -- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
 -- Until queue control reports, it applies the slots it was started with.
