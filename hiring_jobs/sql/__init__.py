@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from psycopg.sql import SQL, Composable, Identifier
-from sqlalchemy import CursorResult
+from sqlalchemy import Connection, CursorResult
 from sqlalchemy.orm import Session
 
 HEADER = re.compile(r"^-- ([a-z0-9_]+) --\n-- (.+)\n", re.MULTILINE)
@@ -64,10 +64,11 @@ def load(package: str, filename: str) -> Statements:
 
 
 def run(
-    session: Session, statement: str, params: Mapping[str, Any] | None = None
+    session: Session | Connection, statement: str, params: Mapping[str, Any] | None = None
 ) -> CursorResult[Any]:
-    """Run a named statement on the session's connection, inside its transaction."""
-    return session.connection().exec_driver_sql(statement, dict(params or {}))
+    """Run a named statement on the session's (or the connection's) transaction."""
+    connection = session.connection() if isinstance(session, Session) else session
+    return connection.exec_driver_sql(statement, dict(params or {}))
 
 
 QUEUE = load(__name__, "queue.sql")

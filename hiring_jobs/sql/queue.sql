@@ -724,6 +724,64 @@ SET outcome = 'interrupted', finished_at = now(),
     error_message = 'the worker running this attempt stopped heartbeating'
 WHERE job_id = %(job_id)s AND outcome = 'running';
 
+-- cron_settings --
+-- Every cron task's run-time settings (queue/cron.py)
+SELECT task_name, periodic_id, enabled, catch_up, window_seconds FROM periodic_settings;
+
+-- cron_last_defers --
+-- The last tick deferred of each cron task (queue/cron.py)
+SELECT task_name, periodic_id, max(defer_timestamp) FROM procrastinate_periodic_defers
+GROUP BY task_name, periodic_id;
+
+-- cron_last_defer --
+-- The last tick deferred of one cron task, read again under its lock (queue/cron.py)
+SELECT max(defer_timestamp) FROM procrastinate_periodic_defers
+WHERE task_name = %(task_name)s AND periodic_id = %(periodic_id)s;
+
+-- cron_lock --
+-- One worker at a time decides a cron task's ticks: a session lock on its key (queue/cron.py)
+SELECT pg_advisory_lock(hashtext(%(lock)s));
+
+-- cron_unlock --
+-- Release a cron task's session lock (queue/cron.py)
+SELECT pg_advisory_unlock(hashtext(%(lock)s));
+
+-- upsert_job_progress --
+-- A job's last progress: done of total, and a message (queue/job_progress.py, and queue/groups.py for a group's owner job)
+INSERT INTO job_progress (job_id, done, total, message, updated_at)
+VALUES (%(job_id)s, %(done)s, %(total)s, %(message)s, now())
+ON CONFLICT (job_id) DO UPDATE
+   SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message,
+       updated_at = now();
+
+-- job_progress_of --
+-- The last progress of each of the jobs that reported some (queue/job_progress.py)
+SELECT job_id, done, total, message, updated_at FROM job_progress
+WHERE job_id = ANY(CAST(%(ids)s AS bigint[]));
+
+-- rate_limit_take --
+-- A rate-limit bucket refilled for the time since its last take (made on first use); its tokens and rate (queue/rate_limit.py)
+-- The configured capacity and rate replace the stored ones.
+WITH bucket AS (
+    INSERT INTO rate_limit_buckets (name, tokens, capacity, per_second, refilled_at)
+    VALUES (%(name)s, %(capacity)s, %(capacity)s, %(per_second)s, clock_timestamp())
+    ON CONFLICT (name) DO UPDATE
+        SET capacity = EXCLUDED.capacity,
+            per_second = EXCLUDED.per_second,
+            tokens = LEAST(
+                EXCLUDED.capacity,
+                rate_limit_buckets.tokens + EXCLUDED.per_second
+                    * extract(epoch FROM clock_timestamp() - rate_limit_buckets.refilled_at)
+            ),
+            refilled_at = clock_timestamp()
+    RETURNING tokens, per_second
+)
+SELECT tokens, per_second FROM bucket;
+
+-- rate_limit_spend --
+-- Spend one token of a rate-limit bucket (queue/rate_limit.py)
+UPDATE rate_limit_buckets SET tokens = tokens - 1 WHERE name = %(name)s;
+
 -- record_worker_process --
 -- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
 -- Until queue control reports, it applies the slots it was started with.
