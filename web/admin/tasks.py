@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from hiring_jobs.inspect_cli import registered_tasks
 from hiring_jobs.sql import run
@@ -84,3 +85,7 @@ def _totals(buckets: list[task_queries.TaskBucket]) -> dict[str, Any]:
         "failed": failed,
         "failure_rate": failed / finished if finished else None,
     }
+
+
+def _ever_ran(session: Session, task_name: str) -> bool:
+    return bool(run(session, ADMIN["task_has_attempts"], {"task": task_name}).scalar())
