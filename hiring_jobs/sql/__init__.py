@@ -4,7 +4,8 @@ the same way as its sql/__init__.py). Python looks a statement up by name.
 
 queue.sql holds every statement that reads or writes `procrastinate_*` objects: the list
 to re-check when Procrastinate is upgraded; alerts.sql, privacy.sql and analytics.sql the
-rest of the product's, by area (web/sql/admin.sql the web pages').
+rest of the product's, by area, with access.sql (sign-in throttling); web/sql/admin.sql
+holds the web pages'.
 
 A template is a statement with `{slot}`s for identifiers (a table or column an inventory
 names); `render` fills them, quoted by psycopg, and never with values: values stay
@@ -75,5 +76,17 @@ QUEUE = load(__name__, "queue.sql")
 ALERTS = load(__name__, "alerts.sql")
 ANALYTICS = load(__name__, "analytics.sql")
 PRIVACY = load(__name__, "privacy.sql")
+ACCESS = load(__name__, "access.sql")
 
-__all__ = ["ALERTS", "ANALYTICS", "PRIVACY", "QUEUE", "SQL", "Statements", "load", "parse", "run"]
+__all__ = [
+    "ACCESS",
+    "ALERTS",
+    "ANALYTICS",
+    "PRIVACY",
+    "QUEUE",
+    "SQL",
+    "Statements",
+    "load",
+    "parse",
+    "run",
+]
