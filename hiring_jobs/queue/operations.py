@@ -309,12 +309,8 @@ def retry_dead_letter_group(
     """Retry every pending failure of a task and/or error fingerprint; the new jobs' ids."""
     letters = _pending_group(session, task=task, fingerprint=fingerprint)
     new_ids = [_retry_letter(session, letter, by=by, notes=notes) for letter in letters]
-    audit.record(
-        session,
-        actor=by,
-        action="dlq.retry_group",
-        target=_group_target(task, fingerprint),
-        job_count=len(new_ids),
+    _audit_group(
+        session, "dlq.retry_group", len(new_ids), by=by, task=task, fingerprint=fingerprint
     )
     return new_ids
 
@@ -330,12 +326,8 @@ def discard_dead_letter_group(
     """Discard every pending failure of a task and/or error fingerprint; how many."""
     letters = _pending_group(session, task=task, fingerprint=fingerprint)
     discard_dead_letters(session, [letter.job_id for letter in letters], by=by, notes=notes)
-    audit.record(
-        session,
-        actor=by,
-        action="dlq.discard_group",
-        target=_group_target(task, fingerprint),
-        job_count=len(letters),
+    _audit_group(
+        session, "dlq.discard_group", len(letters), by=by, task=task, fingerprint=fingerprint
     )
     return len(letters)
 
@@ -392,6 +384,15 @@ def _review(
     session.flush()
 
 
-def _group_target(task: str | None, fingerprint: str | None) -> str:
+def _audit_group(
+    session: Session,
+    action: str,
+    count: int,
+    *,
+    by: str,
+    task: str | None,
+    fingerprint: str | None,
+) -> None:
     parts = [f"task={task}" if task else "", f"fingerprint={fingerprint}" if fingerprint else ""]
-    return " ".join(part for part in parts if part)
+    target = " ".join(part for part in parts if part)
+    audit.record(session, actor=by, action=action, target=target, job_count=count)

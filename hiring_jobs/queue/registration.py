@@ -75,12 +75,7 @@ async def record(
     """This process's row under `worker_id`, and rows of gone registrations removed."""
     await connector.execute_query_async(
         QUEUE["record_worker_process"],  # type: ignore[arg-type]
-        worker_id=worker_id,
-        worker_name=name,
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        concurrency=slots.total,
-        slots=json.dumps(slots.limits()),
+        **_process(worker_id, name, slots),
         pool=json.dumps(pool),
     )
 
@@ -96,15 +91,22 @@ async def report_applied(
     """What this process applies now: slots per bucket, and the queues it holds paused."""
     await connector.execute_query_async(
         QUEUE["report_worker_applied"],  # type: ignore[arg-type]
-        worker_id=worker_id,
-        worker_name=name,
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        concurrency=slots.total,
-        slots=json.dumps(slots.limits()),
+        **_process(worker_id, name, slots),
         applied=json.dumps(applied),
         paused=json.dumps(sorted(paused)),
     )
+
+
+def _process(worker_id: int, name: str, slots: QueueSlots) -> dict[str, Any]:
+    """This process as both statements record it."""
+    return {
+        "worker_id": worker_id,
+        "worker_name": name,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "concurrency": slots.total,
+        "slots": json.dumps(slots.limits()),
+    }
 
 
 async def forget(connector: BaseAsyncConnector, worker_id: int) -> None:
