@@ -48,8 +48,10 @@ def _numbered(statement: str) -> str:
     return PLACEHOLDER.sub(number, statement).replace("%%", "%")
 
 
-def test_the_queue_file_exists_and_every_file_names_each_statement_once() -> None:
-    assert ROOT / "hiring_jobs" / "sql" / "queue.sql" in SQL_FILES
+def test_the_files_by_area_exist_and_every_file_names_each_statement_once() -> None:
+    for area in ("queue", "alerts", "privacy", "analytics", "access"):
+        assert ROOT / "hiring_jobs" / "sql" / f"{area}.sql" in SQL_FILES
+    assert ROOT / "web" / "sql" / "admin.sql" in SQL_FILES
     for path in SQL_FILES:
         text = path.read_text()
         assert len(sql.parse(text)) == len(NAME_LINE.findall(text)), path
