@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hiring_jobs import audit
@@ -29,6 +29,7 @@ from hiring_jobs.models import AlertIncident, AlertKind, AlertRule
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import email
 from hiring_jobs.settings import get_settings
+from hiring_jobs.sql import ALERTS, QUEUE, run
 
 logger = logging.getLogger(__name__)
 
@@ -48,99 +49,6 @@ PARAMS: Mapping[AlertKind, Mapping[str, Any]] = {
     AlertKind.DEAD_LETTERS_GROWING: {"window_minutes": 60, "min_new": 10},
 }
 
-TASK_FAILURE_RATE = """
-SELECT task_name AS subject,
-       count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'interrupted')) AS failed,
-       count(*) AS finished
-FROM job_attempts
-WHERE started_at >= now() - make_interval(mins => :window_minutes)
-  AND outcome <> 'running'
-  AND (:task = '' OR task_name = :task)
-GROUP BY task_name
-HAVING count(*) >= :min_runs
-   AND count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'interrupted'))
-       >= :rate * count(*)
-"""
-
-# Ready jobs in a queue that no live worker serves: a live worker serves a queue when its
-# recorded slots name the queue or "*" (other queues), or when it recorded no slots.
-# Counted per queue first, so the worker check runs once per queue, not once per job.
-QUEUE_UNSERVED = """
-WITH waiting AS (
-    SELECT queue_name, count(*) AS waiting
-    FROM procrastinate_jobs
-    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
-      AND (:queue = '' OR queue_name = :queue)
-    GROUP BY queue_name
-)
-SELECT q.queue_name AS subject, q.waiting
-FROM waiting q
-WHERE NOT EXISTS (
-    SELECT 1 FROM procrastinate_workers w
-    LEFT JOIN worker_processes p ON p.worker_id = w.id
-    WHERE w.last_heartbeat >= now() - make_interval(secs => :live_seconds)
-      AND (p.worker_id IS NULL OR p.slots ? q.queue_name OR p.slots ? '*'))
-"""
-
-# Per queue with waiting jobs, its first ready job (by id, through the fetch index) and
-# since when it has been ready: deferred, or scheduled for later than that. The
-# overview's "oldest waiting" reads the same way.
-OLDEST_WAITING = """
-WITH queues AS (
-    SELECT DISTINCT queue_name FROM procrastinate_jobs
-    WHERE status = 'todo' AND (:queue = '' OR queue_name = :queue)
-), oldest AS (
-    SELECT q.queue_name, GREATEST(
-        (SELECT min(e.at) FROM procrastinate_events e
-         WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
-    FROM queues q
-    CROSS JOIN LATERAL (
-        SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
-        WHERE j.queue_name = q.queue_name AND j.status = 'todo'
-          AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
-        ORDER BY j.id LIMIT 1
-    ) r
-)
-SELECT queue_name AS subject, extract(epoch FROM now() - since) AS waited
-FROM oldest
-WHERE since < now() - make_interval(secs => :seconds)
-"""
-
-STALLED_JOBS = """
-SELECT '' AS subject, count(*) AS stalled
-FROM procrastinate_jobs j
-LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
-WHERE j.status = 'doing'
-  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :live_seconds))
-HAVING count(*) >= :min_jobs
-"""
-
-DEAD_LETTERS_GROWING = """
-SELECT '' AS subject, count(*) AS new
-FROM dead_letters
-WHERE NOT reviewed AND failed_at >= now() - make_interval(mins => :window_minutes)
-HAVING count(*) >= :min_new
-"""
-
-OPEN_INCIDENT = """
-INSERT INTO alert_incidents (rule_id, subject, summary)
-VALUES (:rule_id, :subject, :summary)
-ON CONFLICT (rule_id, subject) WHERE resolved_at IS NULL DO NOTHING
-RETURNING id
-"""
-
-RESOLVE_INCIDENT = """
-UPDATE alert_incidents SET resolved_at = now()
-WHERE id = :id AND resolved_at IS NULL
-RETURNING id
-"""
-
-# A disabled rule's open incidents end without a recovery notice: nobody watches them now.
-RESOLVE_RULE_INCIDENTS = """
-UPDATE alert_incidents SET resolved_at = now()
-WHERE rule_id = :id AND resolved_at IS NULL
-"""
-
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
@@ -152,8 +60,8 @@ def params_of(rule: AlertRule) -> dict[str, Any]:
     return {**PARAMS[AlertKind(rule.kind)], **(rule.params or {})}
 
 
-def _rows(session: Session, sql: str, params: Mapping[str, Any]) -> list[Any]:
-    return list(session.execute(text(sql), dict(params)))
+def _rows(session: Session, statement: str, params: Mapping[str, Any]) -> list[Any]:
+    return list(run(session, statement, params))
 
 
 def _live_seconds() -> float:
@@ -168,7 +76,7 @@ def _task_failure_rate(session: Session, p: Mapping[str, Any]) -> list[Finding]:
             f"task {r.subject}: {r.failed} of {r.finished} runs failed in the last "
             f"{p['window_minutes']} min (threshold {float(p['rate']):.0%})",
         )
-        for r in _rows(session, TASK_FAILURE_RATE, p)
+        for r in _rows(session, ALERTS["alert_task_failure_rate"], p)
     ]
 
 
@@ -176,7 +84,7 @@ def _queue_unserved(session: Session, p: Mapping[str, Any]) -> list[Finding]:
     params = {**p, "live_seconds": _live_seconds()}
     return [
         Finding(r.subject, f"queue {r.subject}: {r.waiting} ready jobs and no live worker")
-        for r in _rows(session, QUEUE_UNSERVED, params)
+        for r in _rows(session, QUEUE["alert_queue_unserved"], params)
     ]
 
 
@@ -187,7 +95,7 @@ def _oldest_waiting(session: Session, p: Mapping[str, Any]) -> list[Finding]:
             f"queue {r.subject}: the oldest ready job has waited {int(r.waited)} s"
             f" (threshold {p['seconds']} s)",
         )
-        for r in _rows(session, OLDEST_WAITING, p)
+        for r in _rows(session, QUEUE["alert_oldest_waiting"], p)
     ]
 
 
@@ -195,14 +103,14 @@ def _stalled_jobs(session: Session, p: Mapping[str, Any]) -> list[Finding]:
     params = {**p, "live_seconds": _live_seconds()}
     return [
         Finding("", f"{r.stalled} running jobs belong to workers that stopped heartbeating")
-        for r in _rows(session, STALLED_JOBS, params)
+        for r in _rows(session, QUEUE["alert_stalled_jobs"], params)
     ]
 
 
 def _dead_letters_growing(session: Session, p: Mapping[str, Any]) -> list[Finding]:
     return [
         Finding("", f"{r.new} new dead letters in the last {p['window_minutes']} min")
-        for r in _rows(session, DEAD_LETTERS_GROWING, p)
+        for r in _rows(session, ALERTS["alert_dead_letters_growing"], p)
     ]
 
 
@@ -256,15 +164,13 @@ def evaluate(session: Session) -> dict[str, int]:
             )
         }
         for subject in findings.keys() - open_now.keys():
-            incident_id = session.scalar(
-                text(OPEN_INCIDENT),
-                {"rule_id": rule.id, "subject": subject, "summary": findings[subject].summary},
-            )
+            params = {"rule_id": rule.id, "subject": subject, "summary": findings[subject].summary}
+            incident_id = run(session, ALERTS["open_incident"], params).scalar()
             if incident_id is not None:
                 opened += 1
                 notify(session, rule, incident_id, "opened")
         for subject in open_now.keys() - findings.keys():
-            if session.scalar(text(RESOLVE_INCIDENT), {"id": open_now[subject].id}):
+            if run(session, ALERTS["resolve_incident"], {"id": open_now[subject].id}).scalar():
                 resolved += 1
                 notify(session, rule, open_now[subject].id, "resolved")
     return {"opened": opened, "resolved": resolved}
@@ -435,7 +341,7 @@ def set_enabled(session: Session, rule_id: int, enabled: bool, *, by: str) -> Al
     rule = _rule(session, rule_id)
     rule.enabled = enabled
     if not enabled:
-        session.execute(text(RESOLVE_RULE_INCIDENTS), {"id": rule_id})
+        run(session, ALERTS["resolve_rule_incidents"], {"id": rule_id})
     action = "alert.rule_enable" if enabled else "alert.rule_disable"
     audit.record(session, actor=by, action=action, target=f"alert rule {rule.name}")
     return rule
@@ -462,15 +368,6 @@ def acknowledge(session: Session, incident_id: int, *, by: str) -> AlertIncident
     return incident
 
 
-RECENT_INCIDENTS = """
-SELECT i.id, i.rule_id, r.name AS rule_name, r.kind, i.subject, i.summary, i.opened_at,
-       i.resolved_at, i.acknowledged_at, i.acknowledged_by
-FROM alert_incidents i JOIN alert_rules r ON r.id = i.rule_id
-ORDER BY (i.resolved_at IS NULL) DESC, i.opened_at DESC, i.id DESC
-LIMIT :limit
-"""
-
-
 def recent_incidents(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     """Open incidents first, then the latest resolved ones."""
-    return [dict(r._mapping) for r in session.execute(text(RECENT_INCIDENTS), {"limit": limit})]
+    return [dict(r._mapping) for r in run(session, ALERTS["recent_incidents"], {"limit": limit})]

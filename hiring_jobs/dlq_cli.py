@@ -13,11 +13,11 @@ from hiring_jobs import audit
 from hiring_jobs.cli_support import by_option, in_session
 from hiring_jobs.models import JobAttempt
 from hiring_jobs.privacy.masking import mask_text, mask_value
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 
 
 def _in_session(action: Callable[[Session], Any]) -> Any:
-    return in_session(action, dead_letters.DeadLetterError)
+    return in_session(action, operations.DeadLetterError)
 
 
 notes_option = click.option("--notes", default="", help="Why; kept in the review history.")
@@ -37,7 +37,7 @@ def dlq() -> None:
 @dlq.command()
 def stats() -> None:
     """Pending failures, by task and by error."""
-    result = _in_session(dead_letters.stats)
+    result = _in_session(operations.dead_letter_stats)
     click.echo(f"pending review: {result.pending}")
     if result.by_task:
         click.echo("\nby task:")
@@ -56,7 +56,9 @@ def stats() -> None:
 def list_(task: str | None, fingerprint: str | None, limit: int) -> None:
     """Pending failures, newest first."""
     letters = _in_session(
-        lambda s: dead_letters.list_pending(s, task=task, fingerprint=fingerprint, limit=limit)
+        lambda s: operations.pending_dead_letters(
+            s, task=task, fingerprint=fingerprint, limit=limit
+        )
     )
     if not letters:
         click.echo("no pending failures")
@@ -81,7 +83,7 @@ def show(job_id: int, unmasked: bool, by: str) -> None:
     """
 
     def load(session: Session) -> tuple[Any, list[JobAttempt], list[Any]]:
-        letter = dead_letters.get(session, job_id)
+        letter = operations.dead_letter(session, job_id)
         attempts = list(
             session.scalars(
                 select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.id)
@@ -92,7 +94,7 @@ def show(job_id: int, unmasked: bool, by: str) -> None:
             audit.record(
                 session, actor=by, action="reveal", target=f"job {job_id}", details=details
             )
-        return letter, attempts, dead_letters.reviews(session, job_id)
+        return letter, attempts, operations.dead_letter_reviews(session, job_id)
 
     letter, attempts, reviews = _in_session(load)
     shown: Callable[[Any], Any] = (lambda value: value) if unmasked else mask_value
@@ -132,11 +134,13 @@ def retry(
 ) -> None:
     """Re-queue one failed job (JOB_ID) or a group, as new jobs with the same arguments."""
     if job_id is not None:
-        new_id = _in_session(lambda s: dead_letters.retry(s, job_id, by=by, notes=notes))
+        new_id = _in_session(lambda s: operations.retry_dead_letter(s, job_id, by=by, notes=notes))
         click.echo(f"job {job_id} re-queued as job {new_id}")
         return
     new_ids = _in_session(
-        lambda s: dead_letters.retry_many(s, task=task, fingerprint=fingerprint, by=by, notes=notes)
+        lambda s: operations.retry_dead_letter_group(
+            s, task=task, fingerprint=fingerprint, by=by, notes=notes
+        )
     )
     click.echo(f"{len(new_ids)} jobs re-queued")
 
@@ -152,11 +156,11 @@ def discard(
 ) -> None:
     """Give up on one failed job (JOB_ID) or a group; they stay as history."""
     if job_id is not None:
-        _in_session(lambda s: dead_letters.discard(s, job_id, by=by, notes=notes))
+        _in_session(lambda s: operations.discard_dead_letter(s, job_id, by=by, notes=notes))
         click.echo(f"job {job_id} discarded")
         return
     count = _in_session(
-        lambda s: dead_letters.discard_many(
+        lambda s: operations.discard_dead_letter_group(
             s, task=task, fingerprint=fingerprint, by=by, notes=notes
         )
     )
@@ -169,5 +173,5 @@ def discard(
 @by_option
 def review(job_id: int, notes: str, by: str) -> None:
     """Mark a failed job reviewed (resolved) without re-running it."""
-    _in_session(lambda s: dead_letters.resolve(s, job_id, by=by, notes=notes))
+    _in_session(lambda s: operations.resolve_dead_letter(s, job_id, by=by, notes=notes))
     click.echo(f"job {job_id} marked resolved")

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from hiring_jobs.sql import ACCESS, run
 
 FREE_FAILURES = 5
 MAX_LOCK_SECONDS = 900
@@ -32,60 +33,33 @@ def address_key(address: str) -> str:
 
 def locked_for(session: Session, keys: Sequence[str]) -> float:
     """Seconds until none of `keys` is locked any more (0: go ahead)."""
-    seconds = session.scalar(
-        text(
-            "SELECT EXTRACT(EPOCH FROM max(locked_until) - now()) FROM login_throttle"
-            " WHERE key = ANY(CAST(:keys AS text[])) AND locked_until > now()"
-        ),
-        {"keys": list(keys)},
-    )
+    seconds = run(session, ACCESS["throttle_locked_for"], {"keys": list(keys)}).scalar()
     return float(seconds or 0.0)
-
-
-# The failure count after this one: it starts again once the last failure is old enough.
-_FAILURES = (
-    "CASE WHEN t.last_failure_at < now() - make_interval(secs => :forget)"
-    " THEN 1 ELSE t.failures + 1 END"
-)
-_RECORD_FAILURE = f"""
-INSERT INTO login_throttle AS t (key, failures, last_failure_at, locked_until)
-SELECT key, 1, now(), NULL FROM unnest(CAST(:keys AS text[])) AS key
-ON CONFLICT (key) DO UPDATE SET
-    failures = {_FAILURES},
-    last_failure_at = now(),
-    locked_until = CASE WHEN {_FAILURES} > :free THEN now() + make_interval(
-        secs => least(:max_lock, power(2, {_FAILURES} - :free - 1))) END
-RETURNING EXTRACT(EPOCH FROM coalesce(locked_until - now(), interval '0'))
-"""
 
 
 def record_failure(session: Session, keys: Sequence[str]) -> float:
     """Count one failure against every key; returns the longest lock now in force."""
     _forget_old(session)
-    locks = session.scalars(
-        text(_RECORD_FAILURE),
-        {
-            "keys": list(keys),
-            "forget": FORGET_AFTER_SECONDS,
-            "free": FREE_FAILURES,
-            "max_lock": MAX_LOCK_SECONDS,
-        },
-    ).all()
+    locks = (
+        run(
+            session,
+            ACCESS["throttle_record_failure"],
+            {
+                "keys": list(keys),
+                "forget": FORGET_AFTER_SECONDS,
+                "free": FREE_FAILURES,
+                "max_lock": MAX_LOCK_SECONDS,
+            },
+        )
+        .scalars()
+        .all()
+    )
     return float(max(locks, default=0.0))
 
 
 def clear(session: Session, keys: Sequence[str]) -> None:
-    session.execute(
-        text("DELETE FROM login_throttle WHERE key = ANY(CAST(:keys AS text[]))"),
-        {"keys": list(keys)},
-    )
+    run(session, ACCESS["throttle_clear"], {"keys": list(keys)})
 
 
 def _forget_old(session: Session) -> None:
-    session.execute(
-        text(
-            "DELETE FROM login_throttle WHERE last_failure_at < now() - make_interval(secs =>"
-            " :forget) AND (locked_until IS NULL OR locked_until < now())"
-        ),
-        {"forget": FORGET_AFTER_SECONDS},
-    )
+    run(session, ACCESS["throttle_forget"], {"forget": FORGET_AFTER_SECONDS})

@@ -5,7 +5,7 @@ from hiring_jobs.models.achievements import Achievement, AchievementUnlock
 from hiring_jobs.models.analytics import AnalyticsSnapshot, RecommendationCache, RecommendationKind
 from hiring_jobs.models.auth import AuthToken, TokenPurpose
 from hiring_jobs.models.base import Base
-from hiring_jobs.models.control import JobProgress, PeriodicSetting, QueueSetting, QueueWorker
+from hiring_jobs.models.control import JobProgress, PeriodicSetting, QueueSetting
 from hiring_jobs.models.email import DeliveryStatus, EmailDelivery
 from hiring_jobs.models.files import FileKind, StoredFile
 from hiring_jobs.models.learning import (
@@ -93,7 +93,6 @@ __all__ = [
     "PeriodicSetting",
     "PostingStatus",
     "QueueSetting",
-    "QueueWorker",
     "QuizAttempt",
     "RateLimitBucket",
     "RecommendationCache",

@@ -2,15 +2,13 @@
 and what running jobs report of their progress (queue/job_progress.py).
 
 `queue_settings` holds one row per queue and scope: fleet-wide (`worker_name` empty) or for
-one worker process (its name). `queue_workers` is each live worker process's own line:
-which queues it serves with how many slots, and what it applies now, so the CLI and the
-pages can say which workers serve a queue and whether a change has reached them.
+one worker process (its name). What each live worker process applies now is on its
+`worker_processes` row (models/operator.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,22 +31,6 @@ class QueueSetting(Base):
     concurrency: Mapped[int | None]
     updated_at: Mapped[datetime] = created_at_column()
     updated_by: Mapped[str] = mapped_column(String(100), default="")
-
-
-class QueueWorker(Base):
-    __tablename__ = "queue_workers"
-
-    # procrastinate_workers.id (no foreign key: Procrastinate prunes its rows itself).
-    worker_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    worker_name: Mapped[str] = mapped_column(String(200), index=True)
-    hostname: Mapped[str] = mapped_column(String(255))
-    pid: Mapped[int]
-    # {"resume": 2, "*": 4}: the slots it was started with, per bucket.
-    configured: Mapped[dict[str, Any]]
-    # The slots it applies now (after run-time limits) and the queues it holds paused.
-    applied: Mapped[dict[str, Any]]
-    paused: Mapped[list[Any]]
-    seen_at: Mapped[datetime] = created_at_column()
 
 
 class PeriodicSetting(Base):

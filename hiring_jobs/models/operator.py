@@ -1,9 +1,10 @@
-"""What operators see beside the jobs: each worker process's registration and slots, and
-alert rules with their incidents.
+"""What operators see beside the jobs: each worker process's registration, slots and
+run-time settings, and alert rules with their incidents.
 
-A row per Procrastinate worker registration (`procrastinate_workers.id`), written by the
-worker process once registered: Procrastinate stores only an id and a heartbeat, so the
-workers page could not name an idle worker nor show what it serves. No foreign key
+A row per Procrastinate worker registration (`procrastinate_workers.id`), written only by
+queue/registration.py: Procrastinate stores only an id and a heartbeat, so the workers
+page could not name an idle worker nor show what it serves, and queue control could not
+say which workers serve a queue and whether a change has reached them. No foreign key
 (Procrastinate's tables stay Procrastinate's): pages join on the live registrations, and
 each new registration deletes the rows whose worker Procrastinate has since removed.
 """
@@ -25,7 +26,7 @@ class WorkerProcess(Base):
     __tablename__ = "worker_processes"
 
     worker_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    worker_name: Mapped[str] = mapped_column(Text)
+    worker_name: Mapped[str] = mapped_column(Text, index=True)
     hostname: Mapped[str] = mapped_column(Text)
     pid: Mapped[int]
     concurrency: Mapped[int]  # every slot of every queue
@@ -34,6 +35,11 @@ class WorkerProcess(Base):
     # How the process runs its jobs: fetch batch, child recycling, shutdown grace, heartbeat.
     pool: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     started_at: Mapped[datetime] = created_at_column()
+    # What it applies now (queue/control.py): slots per bucket after run-time limits, and
+    # the queues it holds paused; seen_at is its last report.
+    applied: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    paused: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    seen_at: Mapped[datetime] = created_at_column()
 
 
 class AlertKind(enum.StrEnum):

@@ -41,7 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from psycopg.sql import Composable, Identifier
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs import audit
@@ -60,15 +61,15 @@ from hiring_jobs.privacy.erasure_matching import (
 )
 from hiring_jobs.privacy.inventory import AtErasure, Kind, Table
 from hiring_jobs.privacy.subjects import (
-    SUBJECT_PARAM,
-    about_condition,
     get_user,
     jobs_about,
     row_ids_about,
+    run_about,
     scrubs_mentions,
     tables_with_subjects,
 )
 from hiring_jobs.progress import Progress, silent
+from hiring_jobs.sql import PRIVACY, SQL, run
 
 logger = logging.getLogger(__name__)
 
@@ -241,11 +242,9 @@ def erasable_tables() -> list[Table]:
 def _delete_their_rows(session: Session, user_id: int) -> Counter[str]:
     counts: Counter[str] = Counter()
     for table in erasable_tables():
-        condition = about_condition(table, owner_only=scrubs_mentions(table))
-        deleted = session.execute(
-            text(f"DELETE FROM {table.name} WHERE {condition}"), {SUBJECT_PARAM: user_id}
-        )
-        counts[f"deleted.{table.name}"] = deleted.rowcount
+        owner_only = scrubs_mentions(table)
+        deleted = run_about(session, "delete_rows_about", table, user_id, owner_only=owner_only)
+        counts[f"deleted.{table.name}"] = deleted.rowcount if deleted is not None else 0
     return counts
 
 
@@ -289,8 +288,9 @@ def _drop_list_entries(session: Session, user_id: int) -> Counter[str]:
     for table, column in people_lists():
         for row_id, value in rows_listing(session, table, column, user_id):
             cleaned, dropped = _without_entries(value, user_id)
-            session.execute(
-                text(f"UPDATE {table.name} SET {column} = CAST(:value AS jsonb) WHERE id = :id"),
+            run(
+                session,
+                PRIVACY.render("replace_list", table=table.name, column=column),
                 {"value": json.dumps(cleaned), "id": row_id},
             )
             counts[f"entries_dropped.{table.name}.{column}"] += dropped
@@ -313,15 +313,8 @@ def _scrubbed_columns() -> list[tuple[Table, str]]:
 
 def _text_type(session: Session, table: str, column: str) -> str | None:
     """The column's SQL type when it holds text (text, varchar(n), json, jsonb), else None."""
-    row = session.execute(
-        text(
-            "SELECT format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category"
-            " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-            " WHERE a.attrelid = CAST(:table AS regclass) AND a.attname = :column"
-            " AND NOT a.attisdropped"
-        ),
-        {"table": table, "column": column},
-    ).first()
+    params = {"table": table, "column": column}
+    row = run(session, PRIVACY["column_text_type"], params).first()
     if row is None:
         return None
     return row.type if row.category == "S" or row.type in ("json", "jsonb") else None
@@ -333,21 +326,24 @@ def _scrub_columns(session: Session, identity: Identity) -> Counter[str]:
     if not rules:
         return counts
     params: dict[str, str] = {"any": "|".join(f"(?:{pattern})" for pattern, _ in rules)}
-    replaced = "CAST({column} AS text)"
     for index, (pattern, replacement) in enumerate(rules):
         params[f"p{index}"], params[f"r{index}"] = pattern, replacement
-        replaced = f"regexp_replace({replaced}, :p{index}, :r{index}, 'gi')"
     for table, column in _scrubbed_columns():
         column_type = _text_type(session, table.name, column)
         if column_type is None:
             continue
-        expression = replaced.format(column=column)
-        changed = session.execute(
-            text(
-                f"UPDATE {table.name} SET {column} = CAST({expression} AS {column_type})"
-                f" WHERE CAST({column} AS text) ~* :any"
-            ),
-            params,
+        replaced: Composable = SQL("CAST({} AS text)").format(Identifier(column))
+        for index in range(len(rules)):
+            replaced = SQL("regexp_replace({}, %(p{})s, %(r{})s, 'gi')").format(
+                replaced, SQL(str(index)), SQL(str(index))
+            )
+        statement = PRIVACY.render(
+            "scrub_column",
+            table=table.name,
+            column=column,
+            replaced=replaced,
+            column_type=SQL(column_type),  # as PostgreSQL spelled it (format_type)
         )
+        changed = run(session, statement, params)
         counts[f"scrubbed.{table.name}.{column}"] = changed.rowcount
     return counts

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import operations
-from hiring_jobs.sql import QUEUE, run
+from hiring_jobs.sql import PRIVACY, QUEUE, run
 
 
 def stop_jobs(session: Session, job_ids: list[int]) -> Counter[str]:
@@ -38,17 +37,7 @@ def reduce_results(session: Session, job_ids: list[int]) -> Counter[str]:
     A result can hold what a job computed about them (a fit score, achievements); the ids
     still tell an operator what the job did, and point at rows that are now gone.
     """
-    reduced = session.execute(
-        text(
-            """
-            UPDATE job_attempts SET result = CASE WHEN jsonb_typeof(result) = 'object' THEN
-                (SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)
-                 FROM jsonb_each(result) WHERE key ~ '(^|_)ids?$') END
-            WHERE job_id = ANY(:ids) AND result IS NOT NULL
-            """
-        ),
-        {"ids": job_ids},
-    )
+    reduced = run(session, PRIVACY["reduce_attempt_results"], {"ids": job_ids})
     return Counter({"jobs.results_reduced": reduced.rowcount})
 
 

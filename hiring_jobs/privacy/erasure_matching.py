@@ -18,13 +18,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import markupsafe
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import User
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import AtErasure, Kind, Table
-from hiring_jobs.privacy.subjects import SUBJECT_PARAM, about_condition
+from hiring_jobs.privacy.subjects import run_about
+from hiring_jobs.sql import PRIVACY, run
 
 ERASED_NAME = "Erased user"
 PHONE_PLACEHOLDER = "[phone erased]"
@@ -164,12 +164,10 @@ def _walk_names(value: Any, user_id: int) -> Iterator[str]:
 
 def _names_in_mail(session: Session, user: User) -> set[str]:
     """The display names mail to them was addressed to (`To: Name <address>`)."""
-    table = inventory.table("email_deliveries")
-    condition = about_condition(table)
-    query = text(f"SELECT raw_message FROM {table.name} WHERE ({condition})")
+    found = run_about(session, "mail_about", inventory.table("email_deliveries"), user.id)
     names = set()
     parser = email.parser.HeaderParser(policy=email.policy.default)  # decodes =?utf-8?...
-    for raw in session.scalars(query, {SUBJECT_PARAM: user.id}):
+    for raw in found.scalars() if found is not None else ():
         if raw:
             to = parser.parsestr(raw).get_all("To", [])
             names.update(name for name, _ in email.utils.getaddresses([str(h) for h in to]))
@@ -192,8 +190,5 @@ LISTS_USER = "strict $.** ? (@.user_id == $uid)"
 def rows_listing(
     session: Session, table: Table, column: str, user_id: int
 ) -> list[tuple[int, Any]]:
-    query = text(
-        f"SELECT id, {column} FROM {table.name} WHERE jsonb_path_exists("
-        f"{column}, CAST(:path AS jsonpath), jsonb_build_object('uid', :uid)) ORDER BY id"
-    )
-    return [tuple(row) for row in session.execute(query, {"path": LISTS_USER, "uid": user_id})]
+    statement = PRIVACY.render("rows_listing", table=table.name, column=column)
+    return [tuple(row) for row in run(session, statement, {"path": LISTS_USER, "uid": user_id})]

@@ -407,12 +407,9 @@ TABLES: tuple[Table, ...] = (
                 "task_name periodic_id enabled catch_up window_seconds updated_at updated_by",
             ),
             (
-                "queue_workers",
-                "worker_id worker_name hostname pid configured applied paused seen_at",
-            ),
-            (
                 "worker_processes",
-                "worker_id worker_name hostname pid concurrency slots pool started_at",
+                "worker_id worker_name hostname pid concurrency slots pool started_at"
+                " applied paused seen_at",
             ),
             ("alembic_version", "version_num"),
         )

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, String, select, text
+from sqlalchemy import Column, String, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,7 @@ from hiring_jobs.privacy.inventory import ArgumentKind, Retention
 from hiring_jobs.progress import Progress, silent
 from hiring_jobs.services.maintenance import FINISHED_STATUSES
 from hiring_jobs.settings import Settings
+from hiring_jobs.sql import PRIVACY, QUEUE, SQL, Statements, run
 
 # Rows per transaction: each batch holds its row locks for milliseconds.
 BATCH = 500
@@ -203,6 +204,12 @@ class Emptying:
             holds_data="(" + " OR ".join(differs) + ")",
         )
 
+    def render(self, statements: Statements, name: str) -> str:
+        """The template `name` with this table's `assignments` and `holds_data`."""
+        return statements.render(
+            name, assignments=SQL(self.assignments), holds_data=SQL(self.holds_data)
+        )
+
 
 def retained_columns(table_name: str, retention: Retention) -> tuple[str, ...]:
     """The table's columns the inventory puts under `retention`."""
@@ -234,7 +241,8 @@ def _python_default(column: Column[Any]) -> Any:
 
 
 def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    # `%%`: statements run with parameters, where psycopg reads `%` as one.
+    return "'" + value.replace("'", "''").replace("%", "%%") + "'"
 
 
 # --- batches ------------------------------------------------------------------------------
@@ -263,63 +271,10 @@ def _cursor(ids: list[int], batch: int) -> int | None:
 # --- resumes ------------------------------------------------------------------------------
 
 _RESUMES = Emptying.of("resumes", Retention.RESUME, "r")
-
-# A resume uploaded within the period is kept even when the applications closed long ago:
-# the candidate is back, and its clock starts at the upload. Its file goes with it; a
-# resume file of the candidate that no resume refers to goes by its own upload time.
-_RESUME_DUE = f"r.created_at < :cutoff AND ({_RESUMES.holds_data} OR r.file_id IS NOT NULL)"
-_LOOSE_FILE_DUE = (
-    "f.kind = ANY(:kinds) AND f.created_at < :cutoff "
-    "AND NOT EXISTS (SELECT 1 FROM resumes k WHERE k.file_id = f.id AND k.created_at >= :cutoff)"
+_DUE_CANDIDATES = PRIVACY.render(
+    "retention_due_candidates", resume_holds_data=SQL(_RESUMES.holds_data)
 )
-
-# Candidates whose applications are all closed, the last close (the application's update
-# or its last status change) older than the cutoff, with something left to remove. The
-# unique (candidate_id, job_posting_id) index gives the candidates in order.
-_DUE_CANDIDATES = text(
-    f"""
-    SELECT a.candidate_id
-    FROM applications a
-    LEFT JOIN LATERAL (
-        SELECT max(c.changed_at) AS at FROM application_status_changes c
-        WHERE c.application_id = a.id
-    ) changed ON true
-    WHERE a.candidate_id > :after
-    GROUP BY a.candidate_id
-    HAVING bool_and(a.status = ANY(:closed))
-       AND max(greatest(a.updated_at, changed.at)) < :cutoff
-       AND (EXISTS (SELECT 1 FROM resumes r WHERE r.user_id = a.candidate_id AND {_RESUME_DUE})
-            OR EXISTS (SELECT 1 FROM stored_files f
-                       WHERE f.owner_id = a.candidate_id AND {_LOOSE_FILE_DUE}))
-    ORDER BY a.candidate_id
-    LIMIT :limit
-    """
-)
-# Checked again in the statements that change rows: an application opened since the
-# candidate was found keeps the resume.
-_NO_OPEN_APPLICATION = (
-    "NOT EXISTS (SELECT 1 FROM applications o WHERE o.candidate_id = {user} "
-    "AND NOT o.status = ANY(:closed))"
-)
-_EMPTY_RESUMES = text(
-    f"""
-    UPDATE resumes r SET {_RESUMES.assignments}
-    WHERE r.user_id = ANY(:ids) AND r.created_at < :cutoff AND {_RESUMES.holds_data}
-      AND {_NO_OPEN_APPLICATION.format(user="r.user_id")}
-    RETURNING r.id
-    """
-)
-_RESUME_FILES = text(
-    f"""
-    SELECT f.id FROM stored_files f
-    WHERE f.kind = ANY(:kinds)
-      AND (f.id IN (SELECT r.file_id FROM resumes r
-                    WHERE r.user_id = ANY(:ids) AND r.created_at < :cutoff
-                      AND {_NO_OPEN_APPLICATION.format(user="r.user_id")})
-           OR (f.owner_id = ANY(:ids) AND {_LOOSE_FILE_DUE}
-               AND {_NO_OPEN_APPLICATION.format(user="f.owner_id")}))
-    """
-)
+_EMPTY_RESUMES = _RESUMES.render(PRIVACY, "retention_empty_resumes")
 
 
 def clear_resumes(
@@ -329,12 +284,8 @@ def clear_resumes(
     drop their resume files; counts "resumes" and "resume_files"."""
 
     def step(session: Session, after: int) -> tuple[int | None, Counter[str]]:
-        ids = list(
-            session.scalars(
-                _DUE_CANDIDATES,
-                {**_resume_params(cutoff), "after": after, "limit": batch},
-            )
-        )
+        params = {**_resume_params(cutoff), "after": after, "limit": batch}
+        ids = list(run(session, _DUE_CANDIDATES, params).scalars())
         counts = _clear_resumes_of(session, ids, cutoff) if ids else Counter[str]()
         return _cursor(ids, batch), counts
 
@@ -343,8 +294,8 @@ def clear_resumes(
 
 def _clear_resumes_of(session: Session, candidate_ids: list[int], cutoff: datetime) -> Counter[str]:
     params = {**_resume_params(cutoff), "ids": candidate_ids}
-    emptied = len(session.execute(_EMPTY_RESUMES, params).all())
-    file_ids = list(session.scalars(_RESUME_FILES, params))
+    emptied = len(run(session, _EMPTY_RESUMES, params).all())
+    file_ids = list(run(session, PRIVACY["retention_resume_files"], params).scalars())
     stored = session.scalars(
         select(StoredFile).where(StoredFile.id.in_(file_ids)).with_for_update(skip_locked=True)
     ).all()
@@ -359,21 +310,7 @@ def _resume_params(cutoff: datetime) -> dict[str, Any]:
 # --- email bodies -------------------------------------------------------------------------
 
 _EMAILS = Emptying.of("email_deliveries", Retention.EMAIL_BODY, "e")
-_EMPTY_EMAILS = text(
-    f"""
-    WITH due AS (
-        SELECT e.id FROM email_deliveries e
-        WHERE e.id > :after AND coalesce(e.sent_at, e.created_at) < :cutoff
-          AND {_EMAILS.holds_data}
-        ORDER BY e.id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE email_deliveries SET {_EMAILS.assignments}
-    WHERE id IN (SELECT id FROM due)
-    RETURNING id
-    """
-)
+_EMPTY_EMAILS = _EMAILS.render(PRIVACY, "retention_empty_emails")
 
 
 def clear_email_bodies(
@@ -383,7 +320,7 @@ def clear_email_bodies(
 
     def step(session: Session, after: int) -> tuple[int | None, Counter[str]]:
         params = {"after": after, "cutoff": cutoff, "limit": batch}
-        ids = sorted(session.scalars(_EMPTY_EMAILS, params))
+        ids = sorted(run(session, _EMPTY_EMAILS, params).scalars())
         return _cursor(ids, batch), Counter(email_bodies=len(ids))
 
     return _walk(factory, step)["email_bodies"]
@@ -393,52 +330,8 @@ def clear_email_bodies(
 
 _ATTEMPTS = Emptying.of("job_attempts", Retention.JOB_DETAILS, "t")
 _DEAD_LETTERS = Emptying.of("dead_letters", Retention.JOB_DETAILS, "d")
-# Finished, and its last event (Procrastinate keeps no end time) older than the cutoff.
-_PAST_RETENTION = (
-    "{job}.status = ANY(CAST(:finished AS procrastinate_job_status[])) "
-    "AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = {job}.id) < :cutoff"
-)
-_EXTRA_ARGUMENTS = "EXISTS (SELECT 1 FROM jsonb_object_keys({job}.args) k WHERE k <> ALL(:kept))"
-# The next window of jobs past retention, in id order. Not filtered on what they still
-# hold (an OR over attempts and dead letters defeats the indexes) and not locked (that
-# would write a row lock into every old job each night): the statements below select
-# what still holds something, and check again that the job is past retention, so a job
-# retried in place meanwhile is left alone.
-_OLD_JOBS = text(
-    f"""
-    SELECT j.id FROM procrastinate_jobs j
-    WHERE j.id > :after AND {_PAST_RETENTION.format(job="j")}
-    ORDER BY j.id
-    LIMIT :limit
-    """
-)
-_STILL_PAST = (
-    "EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.id = {job_id} AND "
-    + _PAST_RETENTION.format(job="j")
-    + ")"
-)
-# Only `args` changes: no Procrastinate trigger fires (they watch status, abort_requested
-# and todo rows) and neither does ours (dead_letters watches status).
-_REDUCE_ARGUMENTS = text(
-    f"""
-    UPDATE procrastinate_jobs j
-    SET args = (SELECT coalesce(jsonb_object_agg(key, value), '{{}}'::jsonb)
-                FROM jsonb_each(j.args) WHERE key = ANY(:kept))
-    WHERE j.id = ANY(:ids) AND {_EXTRA_ARGUMENTS.format(job="j")}
-      AND {_PAST_RETENTION.format(job="j")}
-    RETURNING j.id
-    """
-)
-_EMPTY_ATTEMPTS = text(
-    f"UPDATE job_attempts t SET {_ATTEMPTS.assignments} "
-    f"WHERE t.job_id = ANY(:ids) AND {_ATTEMPTS.holds_data} "
-    f"AND {_STILL_PAST.format(job_id='t.job_id')} RETURNING t.id"
-)
-_EMPTY_DEAD_LETTERS = text(
-    f"UPDATE dead_letters d SET {_DEAD_LETTERS.assignments} "
-    f"WHERE d.job_id = ANY(:ids) AND {_DEAD_LETTERS.holds_data} "
-    f"AND {_STILL_PAST.format(job_id='d.job_id')} RETURNING d.job_id"
-)
+_EMPTY_ATTEMPTS = _ATTEMPTS.render(QUEUE, "retention_empty_attempts")
+_EMPTY_DEAD_LETTERS = _DEAD_LETTERS.render(QUEUE, "retention_empty_dead_letters")
 
 
 def reduce_job_details(
@@ -450,7 +343,7 @@ def reduce_job_details(
 
     def step(session: Session, after: int) -> tuple[int | None, Counter[str]]:
         params = {**_job_params(cutoff), "after": after, "limit": batch}
-        ids = list(session.scalars(_OLD_JOBS, params))
+        ids = list(run(session, QUEUE["retention_old_jobs"], params).scalars())
         counts = _reduce_jobs(session, ids, cutoff) if ids else Counter[str]()
         return _cursor(ids, batch), counts
 
@@ -460,51 +353,14 @@ def reduce_job_details(
 def _reduce_jobs(session: Session, job_ids: list[int], cutoff: datetime) -> Counter[str]:
     params = {**_job_params(cutoff), "ids": job_ids}
     return Counter(
-        job_arguments=len(session.execute(_REDUCE_ARGUMENTS, params).all()),
-        job_attempts=len(session.execute(_EMPTY_ATTEMPTS, params).all()),
-        dead_letters=len(session.execute(_EMPTY_DEAD_LETTERS, params).all()),
+        job_arguments=len(run(session, QUEUE["retention_reduce_arguments"], params).all()),
+        job_attempts=len(run(session, _EMPTY_ATTEMPTS, params).all()),
+        dead_letters=len(run(session, _EMPTY_DEAD_LETTERS, params).all()),
     )
 
 
 def _job_params(cutoff: datetime) -> dict[str, Any]:
     return {"cutoff": cutoff, "finished": list(FINISHED_STATUSES), "kept": list(KEPT_ARGUMENTS)}
-
-
-def _needed_by_live_job(payload: str) -> str:
-    """SQL: a job not past retention names payload `payload` in a payload argument.
-
-    One NOT EXISTS per argument, each a containment the GIN index on args answers for
-    the one payload; an OR of them makes PostgreSQL scan every job for every payload."""
-    tests = []
-    for name, arg in inventory.ARGUMENTS.items():
-        if arg.refers_to != "job_payloads":
-            continue
-        assert name.isidentifier(), name  # our own declaration, inlined in SQL
-        value = f"jsonb_build_array({payload}.id)" if arg.many else f"{payload}.id"
-        tests.append(
-            f"EXISTS (SELECT 1 FROM procrastinate_jobs j "
-            f"WHERE j.args @> jsonb_build_object('{name}', {value}) "
-            f"AND ({_PAST_RETENTION.format(job='j')}) IS NOT TRUE)"
-        )
-    return "(" + " OR ".join(tests) + ")"
-
-
-# A payload older than the cutoff goes unless a job still in retention needs it: pending
-# (todo, doing: it would fail without it) or finished within the period (a dead letter
-# may be retried). That covers the payloads of jobs past retention, and those of jobs
-# long deleted.
-_DELETE_PAYLOADS = text(
-    f"""
-    DELETE FROM job_payloads WHERE id IN (
-        SELECT p.id FROM job_payloads p
-        WHERE p.id > :after AND p.created_at < :cutoff AND NOT {_needed_by_live_job("p")}
-        ORDER BY p.id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id
-    """
-)
 
 
 def delete_job_payloads(
@@ -514,7 +370,7 @@ def delete_job_payloads(
 
     def step(session: Session, after: int) -> tuple[int | None, Counter[str]]:
         params = {**_job_params(cutoff), "after": after, "limit": batch}
-        ids = sorted(session.scalars(_DELETE_PAYLOADS, params))
+        ids = sorted(run(session, QUEUE["retention_delete_payloads"], params).scalars())
         return _cursor(ids, batch), Counter(job_payloads=len(ids))
 
     return _walk(factory, step)["job_payloads"]

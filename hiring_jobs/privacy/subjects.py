@@ -18,13 +18,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import User
 from hiring_jobs.privacy import inventory
 from hiring_jobs.privacy.inventory import ArgumentKind, AtErasure, Table
-from hiring_jobs.sql import QUEUE, run
+from hiring_jobs.sql import PRIVACY, QUEUE, SQL, run
 
 SUBJECT_PARAM = "subject_id"
 
@@ -46,7 +46,8 @@ def get_user(session: Session, user_id: int, *, lock: bool = False) -> User:
 
 
 def about_condition(table: Table, *, owner_only: bool = False) -> str | None:
-    """SQL true for the rows of `table` about `:subject_id`; None for a table without subjects.
+    """SQL true for the rows of `table` about `%(subject_id)s`; None for a table without
+    subjects.
 
     `owner_only` keeps the first subject only: the person the row belongs to, as opposed
     to one it merely mentions (a notification's `related_user_id`).
@@ -54,7 +55,19 @@ def about_condition(table: Table, *, owner_only: bool = False) -> str | None:
     subjects = table.subjects[:1] if owner_only else table.subjects
     if not subjects:
         return None
-    return " OR ".join(f"({expression}) = :{SUBJECT_PARAM}" for expression in subjects)
+    return " OR ".join(f"({expression}) = %({SUBJECT_PARAM})s" for expression in subjects)
+
+
+def run_about(
+    session: Session, name: str, table: Table, user_id: int, *, owner_only: bool = False
+) -> CursorResult[Any] | None:
+    """Run the template `name` (sql/privacy.sql) for `table`'s rows about the user; None
+    for a table without subjects."""
+    condition = about_condition(table, owner_only=owner_only)
+    if condition is None:
+        return None
+    statement = PRIVACY.render(name, table=table.name, about=SQL(condition))
+    return run(session, statement, {SUBJECT_PARAM: user_id})
 
 
 def tables_with_subjects() -> list[Table]:
@@ -74,29 +87,19 @@ def row_ids_about(
     session: Session, table: Table, user_id: int, *, owner_only: bool = False
 ) -> list[int]:
     """The `id`s of the rows of `table` about the user (every table with subjects has one)."""
-    condition = about_condition(table, owner_only=owner_only)
-    if condition is None:
-        return []
-    query = text(f"SELECT id FROM {table.name} WHERE {condition} ORDER BY id")
-    return list(session.scalars(query, {SUBJECT_PARAM: user_id}))
+    found = run_about(session, "row_ids_about", table, user_id, owner_only=owner_only)
+    return [] if found is None else list(found.scalars())
 
 
 def rows_about(session: Session, table: Table, user_id: int) -> list[dict[str, Any]]:
     """Every column of the rows of `table` about the user, in a stable order."""
-    condition = about_condition(table)
-    if condition is None:
-        return []
-    # Ordering by the row's text makes the order stable for tables without an `id`.
-    query = text(f"SELECT t.* FROM {table.name} AS t WHERE {condition} ORDER BY t::text")
-    return [dict(row._mapping) for row in session.execute(query, {SUBJECT_PARAM: user_id})]
+    found = run_about(session, "rows_about", table, user_id)
+    return [] if found is None else [dict(row._mapping) for row in found]
 
 
 def count_about(session: Session, table: Table, user_id: int, *, owner_only: bool = False) -> int:
-    condition = about_condition(table, owner_only=owner_only)
-    if condition is None:
-        return 0
-    query = text(f"SELECT count(*) FROM {table.name} WHERE {condition}")
-    return int(session.scalar(query, {SUBJECT_PARAM: user_id}) or 0)
+    found = run_about(session, "count_about", table, user_id, owner_only=owner_only)
+    return 0 if found is None else int(found.scalar() or 0)
 
 
 def jobs_about(session: Session, user_id: int) -> list[int]:

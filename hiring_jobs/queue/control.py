@@ -12,9 +12,9 @@ worker; its slots are the worker's own setting, else the fleet-wide one, else wh
 worker was started with. A limit applies to a bucket of the worker's slots: a queue named
 in `--queues`, or `*` (the slots shared by every other queue).
 
-Each worker process also keeps its line in `queue_workers` (what it serves, what it
-applies now): `hiring-jobs queues` and the pages show which live workers serve a queue and
-whether a change has reached them.
+Each worker process also reports what it applies now on its `worker_processes` row
+(written by queue/registration.py): `hiring-jobs queues` and the pages show which live
+workers serve a queue and whether a change has reached them.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -37,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs import audit, db
 from hiring_jobs.models.control import FLEET, QueueSetting
+from hiring_jobs.queue import registration
 from hiring_jobs.queue.queues import ALL_QUEUES
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
 from hiring_jobs.sql import QUEUE, run
@@ -104,31 +102,30 @@ def _change(
         target=f"queue {queue}" + (f" on worker {scope}" if scope else ""),
         details={"queue": queue, "worker": scope or None, **values},
     )
-    notify = text("SELECT pg_notify(:channel, :queue)")
-    session.execute(notify, {"channel": CONTROL_CHANNEL, "queue": queue})
+    run(session, QUEUE["notify_queue_control"], {"channel": CONTROL_CHANNEL, "queue": queue})
 
 
 def _check_queue(session: Session, queue: str) -> None:
     if queue in ALL_QUEUES or queue == OTHER_QUEUES:
         return
-    known = session.scalar(
-        text("SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = :q)"),
-        {"q": queue},
-    )
-    if not known:
+    if not run(session, QUEUE["queue_has_jobs"], {"queue": queue}).scalar():
         raise ControlError(
             f"unknown queue {queue!r}: known are {', '.join(ALL_QUEUES)}, '*' (the slots"
             " shared by queues a worker does not name) and any queue that has jobs"
         )
 
 
+def live_workers(session: Session) -> list[Any]:
+    """The worker processes whose Procrastinate heartbeat is recent, with what they apply."""
+    params = {"live_seconds": LIVE_WITHIN_SECONDS}
+    return list(run(session, QUEUE["live_workers"], params))
+
+
 def _check_worker(session: Session, worker: str | None) -> str:
     if not worker:
         return FLEET
-    live = session.scalar(
-        text(f"SELECT EXISTS ({_LIVE_WORKERS} AND w.worker_name = :name)"), {"name": worker}
-    )
-    if not live:
+    params = {"name": worker, "live_seconds": LIVE_WITHIN_SECONDS}
+    if not run(session, QUEUE["live_worker_named"], params).scalar():
         raise ControlError(
             f"no live worker process named {worker!r} (see `hiring-jobs queues`; a worker's"
             " name changes when it restarts)"
@@ -136,26 +133,11 @@ def _check_worker(session: Session, worker: str | None) -> str:
     return worker
 
 
-_LIVE_WORKERS = f"""
-SELECT w.* FROM queue_workers w
-JOIN procrastinate_workers p ON p.id = w.worker_id
-WHERE p.last_heartbeat >= now() - interval '{LIVE_WITHIN_SECONDS} seconds'
-"""
-
-
 def unreported_live_workers(session: Session) -> int:
-    """Live workers with no line in queue_workers (started before queue control existed, or
-    still starting): what they serve is unknown."""
-    return int(
-        session.scalar(
-            text(
-                "SELECT count(*) FROM procrastinate_workers p WHERE p.last_heartbeat >="
-                f" now() - interval '{LIVE_WITHIN_SECONDS} seconds'"
-                " AND NOT EXISTS (SELECT 1 FROM queue_workers w WHERE w.worker_id = p.id)"
-            )
-        )
-        or 0
-    )
+    """Live workers with no worker_processes row (still starting): what they serve is
+    unknown."""
+    params = {"live_seconds": LIVE_WITHIN_SECONDS}
+    return int(run(session, QUEUE["unreported_live_workers"], params).scalar() or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,15 +175,6 @@ class QueueState:
 
 COUNT_CAP = 10_000
 
-_COUNTS = f"""
-SELECT q.name,
-       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
-          WHERE j.queue_name = q.name AND j.status = 'todo' LIMIT {COUNT_CAP + 1}) t) AS waiting,
-       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
-          WHERE j.queue_name = q.name AND j.status = 'doing' LIMIT {COUNT_CAP + 1}) t) AS running
-FROM unnest(CAST(:names AS varchar[])) AS q(name)
-"""
-
 
 def queue_states(session: Session, only: str | None = None) -> list[QueueState]:
     """Every known queue (and any other that has jobs or settings): settings, counts and
@@ -212,8 +185,9 @@ def queue_states(session: Session, only: str | None = None) -> list[QueueState]:
     if only is not None:
         _check_queue(session, only)
         names = {only}
-    counts = {row.name: row for row in session.execute(text(_COUNTS), {"names": sorted(names)})}
-    workers = [dict(row._mapping) for row in session.execute(text(_LIVE_WORKERS))]
+    params = {"names": sorted(names), "cap": COUNT_CAP + 1}
+    counts = {row.name: row for row in run(session, QUEUE["queue_counts"], params)}
+    workers = [dict(row._mapping) for row in live_workers(session)]
     fleet = {s.queue_name: s for s in settings if s.worker_name == FLEET}
     own = {(s.queue_name, s.worker_name): s for s in settings if s.worker_name != FLEET}
     states = []
@@ -260,26 +234,6 @@ def _serving(
 
 
 # ---------------------------------------------------------------- workers' side
-
-_SETTINGS_OF_WORKER = """
-SELECT queue_name, worker_name, paused, concurrency FROM queue_settings
-WHERE worker_name = '' OR worker_name = %(worker_name)s
-"""
-
-_REPORT = """
-WITH gone AS (
-    DELETE FROM queue_workers
-    WHERE worker_id NOT IN (SELECT id FROM procrastinate_workers)
-)
-INSERT INTO queue_workers
-    (worker_id, worker_name, hostname, pid, configured, applied, paused, seen_at)
-VALUES (%(worker_id)s, %(worker_name)s, %(hostname)s, %(pid)s, %(configured)s::jsonb,
-        %(applied)s::jsonb, %(paused)s::jsonb, now())
-ON CONFLICT (worker_id) DO UPDATE
-   SET applied = EXCLUDED.applied, paused = EXCLUDED.paused, seen_at = now()
-"""
-
-_FORGET = "DELETE FROM queue_workers WHERE worker_id = %(worker_id)s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,20 +304,18 @@ class QueueControl:
     ) -> None:
         """Read this worker's settings, apply them, and report what it applies now."""
         rows = await connector.execute_query_all_async(
-            _SETTINGS_OF_WORKER,  # type: ignore[arg-type]
+            QUEUE["queue_settings_of_worker"],  # type: ignore[arg-type]
             worker_name=worker_name,
         )
         self.apply(resolve(self.slots, worker_name, rows))
         if worker_id is not None:
-            await connector.execute_query_async(
-                _REPORT,  # type: ignore[arg-type]
-                worker_id=worker_id,
-                worker_name=worker_name,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-                configured=json.dumps(self.slots.limits()),
-                applied=json.dumps(self.applied.slots),
-                paused=json.dumps(sorted(self.applied.paused)),
+            await registration.report_applied(
+                connector,
+                worker_id,
+                worker_name,
+                self.slots,
+                self.applied.slots,
+                self.applied.paused,
             )
 
     async def watch(
@@ -406,6 +358,6 @@ class QueueControl:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                connector.execute_query_async(_FORGET, worker_id=worker_id),  # type: ignore[arg-type]
+                registration.forget(connector, worker_id),
                 timeout=2,
             )

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs import audit, db
 from hiring_jobs.models.control import PeriodicSetting
+from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -191,18 +192,6 @@ def policies(session: Session) -> dict[tuple[str, str], Policy]:
 
 # ---------------------------------------------------------------- workers' side
 
-_SETTINGS = (
-    "SELECT task_name, periodic_id, enabled, catch_up, window_seconds FROM periodic_settings"
-)
-_LAST_DEFERS = (
-    "SELECT task_name, periodic_id, max(defer_timestamp) FROM procrastinate_periodic_defers"
-    " GROUP BY task_name, periodic_id"
-)
-_LAST_DEFER = (
-    "SELECT max(defer_timestamp) FROM procrastinate_periodic_defers"
-    " WHERE task_name = %s AND periodic_id = %s"
-)
-
 
 class ControlledPeriodicDeferrer(PeriodicDeferrer):
     """Procrastinate's periodic deferrer, deciding from the database and the settings.
@@ -238,11 +227,11 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
         connection = await self._connect()
         settings = {
             (row[0], row[1]): Policy(row[2], CatchUp(row[3]), row[4])
-            for row in await (await connection.execute(_SETTINGS)).fetchall()
+            for row in await (await connection.execute(QUEUE["cron_settings"])).fetchall()
         }
         last = {
             (row[0], row[1]): row[2]
-            for row in await (await connection.execute(_LAST_DEFERS)).fetchall()
+            for row in await (await connection.execute(QUEUE["cron_last_defers"])).fetchall()
         }
         deferred = []
         for key, periodic in self.registry.periodic_tasks.items():
@@ -263,12 +252,11 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
         checked: float | None,
     ) -> list[int]:
         lock = f"hiring_jobs.periodic:{key_of(periodic)}"
-        await connection.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock])
+        await connection.execute(QUEUE["cron_lock"], {"lock": lock})
         try:
             # Read again under the lock: another worker may have just deferred.
-            row = await (
-                await connection.execute(_LAST_DEFER, [periodic.task.name, periodic.periodic_id])
-            ).fetchone()
+            params = {"task_name": periodic.task.name, "periodic_id": periodic.periodic_id}
+            row = await (await connection.execute(QUEUE["cron_last_defer"], params)).fetchone()
             ticks = ticks_to_defer(periodic.cron, row[0] if row else None, now, policy, checked)
             if len(ticks) > 1 or (ticks and now - ticks[-1] > GRACE_SECONDS):
                 logger.info(
@@ -280,7 +268,7 @@ class ControlledPeriodicDeferrer(PeriodicDeferrer):
             await self.defer_jobs(_at(periodic, ticks))
             return ticks
         finally:
-            await connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", [lock])
+            await connection.execute(QUEUE["cron_unlock"], {"lock": lock})
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         if self._connection is None or self._connection.closed:

@@ -23,26 +23,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from procrastinate.tasks import Task
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import JobGroup, JobGroupMember
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from hiring_jobs.queue.retry import PermanentError
+from hiring_jobs.sql import QUEUE, run
 
 OnComplete = tuple[str, dict[str, Any]]
 _OWNER_MARK = ":job:"
-
-_SET_OWNER_PROGRESS = text(
-    """
-    INSERT INTO job_progress (job_id, done, total, message, updated_at)
-    VALUES (:job_id, :done, :total, :message, now())
-    ON CONFLICT (job_id) DO UPDATE
-       SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message,
-           updated_at = now()
-    """
-)
 
 
 def progress_group_name(prefix: str, job_id: int) -> str:
@@ -121,8 +112,9 @@ def member_finished(
     finished, total, task_name, complete_kwargs, failed_count, name = row
     owner = _owner_job(name)
     if owner is not None:
-        session.execute(
-            _SET_OWNER_PROGRESS,
+        run(
+            session,
+            QUEUE["upsert_job_progress"],
             {
                 "job_id": owner,
                 "done": finished,

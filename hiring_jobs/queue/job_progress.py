@@ -25,25 +25,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from procrastinate import JobContext
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs import db
+from hiring_jobs.sql import QUEUE, run
 
 logger = logging.getLogger(__name__)
 
 WRITE_INTERVAL_SECONDS = 1.0
 MAX_MESSAGE = 500
-
-_UPSERT = text(
-    """
-    INSERT INTO job_progress (job_id, done, total, message, updated_at)
-    VALUES (:job_id, :done, :total, :message, now())
-    ON CONFLICT (job_id) DO UPDATE
-       SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message,
-           updated_at = now()
-    """
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +89,7 @@ class ProgressWriter:
     def _write(self, report: Report) -> None:
         try:
             with db.get_engine().begin() as connection:
-                connection.execute(_UPSERT, dataclasses.asdict(report))
+                run(connection, QUEUE["upsert_job_progress"], dataclasses.asdict(report))
         except Exception:  # progress is a display: never fail the task over it
             logger.warning("could not store progress of job %s", report.job_id, exc_info=True)
 
@@ -129,17 +119,11 @@ def progress(context: JobContext, done: int, total: int | None = None, message: 
     _writer.report(Report(job_id, done, total, str(message)[:MAX_MESSAGE]))
 
 
-_READ = text(
-    "SELECT job_id, done, total, message, updated_at FROM job_progress"
-    " WHERE job_id = ANY(CAST(:ids AS bigint[]))"
-)
-
-
 def read(session: Session, job_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The last progress of each of these jobs that reported some."""
     if not job_ids:
         return {}
-    rows = session.execute(_READ, {"ids": job_ids})
+    rows = run(session, QUEUE["job_progress_of"], {"ids": job_ids})
     return {row.job_id: dict(row._mapping) for row in rows}
 
 

@@ -54,15 +54,7 @@ RETRY_OWNED_JOB = QUEUE["retry_owned_job"]
 # What procrastinate_finish_job_v1 accepts, and so what finish_owned_jobs writes.
 END_STATUSES = frozenset({"succeeded", "failed", "aborted"})
 
-RECORD_REJECTED_ATTEMPT = """
-INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, finished_at, duration_ms, exception_type,
-     error_message, error_fingerprint, worker_name, hostname, pid)
-VALUES (%(job_id)s, %(attempt)s, left(%(task_name)s, 200), left(%(queue)s, 100), 'failed',
-        now(), 0, %(exception_type)s, %(error_message)s, %(error_fingerprint)s,
-        %(worker_name)s, %(hostname)s, %(pid)s)
-"""
-
+RECORD_REJECTED_ATTEMPT = QUEUE["record_rejected_attempt"]
 REJECTED = "hiring_jobs.queue.manager.UnrunnableJob"
 
 

@@ -13,34 +13,13 @@ from __future__ import annotations
 import random
 import time
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from hiring_jobs import db
+from hiring_jobs.sql import QUEUE, run
 
 # Waits up to this long are slept in the task; longer ones re-schedule the job.
 MAX_SLEEP_SECONDS = 2.0
-
-_TAKE = text(
-    """
-    WITH bucket AS (
-        INSERT INTO rate_limit_buckets (name, tokens, capacity, per_second, refilled_at)
-        VALUES (:name, :capacity, :capacity, :per_second, clock_timestamp())
-        ON CONFLICT (name) DO UPDATE
-            -- keep the configured rate; refill for the time since the last take
-            SET capacity = EXCLUDED.capacity,
-                per_second = EXCLUDED.per_second,
-                tokens = LEAST(
-                    EXCLUDED.capacity,
-                    rate_limit_buckets.tokens + EXCLUDED.per_second
-                        * extract(epoch FROM clock_timestamp() - rate_limit_buckets.refilled_at)
-                ),
-                refilled_at = clock_timestamp()
-        RETURNING tokens, per_second
-    )
-    SELECT tokens, per_second FROM bucket
-    """
-)
-_SPEND = text("UPDATE rate_limit_buckets SET tokens = tokens - 1 WHERE name = :name")
 
 
 class RateLimited(Exception):
@@ -61,11 +40,10 @@ def try_take(engine: Engine, name: str, per_minute: float) -> float:
     per_second = per_minute / 60.0
     capacity = max(1.0, per_minute / 10.0)  # bursts of at most six seconds' worth
     with engine.begin() as conn:  # its own short transaction; the row lock ends here
-        tokens, rate = conn.execute(
-            _TAKE, {"name": name, "capacity": capacity, "per_second": per_second}
-        ).one()
+        params = {"name": name, "capacity": capacity, "per_second": per_second}
+        tokens, rate = run(conn, QUEUE["rate_limit_take"], params).one()
         if tokens >= 1.0:
-            conn.execute(_SPEND, {"name": name})
+            run(conn, QUEUE["rate_limit_spend"], {"name": name})
             return 0.0
     return (1.0 - tokens) / rate
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.sql import QUEUE, run
@@ -24,28 +23,21 @@ def rollup(session: Session, now: datetime | None = None) -> int:
     """Fold every completed minute not yet rolled up (the last one again: it may have been
     partial); return how many minutes were written."""
     until = _minute(now or datetime.now(UTC))
-    last = session.scalar(text("SELECT max(minute) FROM job_throughput_minutes"))
+    last = run(session, QUEUE["throughput_rolled_until"]).scalar()
     since = max(last, until - BACKFILL) if last else until - BACKFILL
     written = run(session, QUEUE["throughput_rollup"], {"since": since, "until": until}).rowcount
-    session.execute(
-        text("DELETE FROM job_throughput_minutes WHERE minute < :old"), {"old": until - KEEP}
-    )
+    run(session, QUEUE["throughput_forget"], {"old": until - KEEP})
     return written
 
 
 def per_minute(session: Session, since: datetime) -> dict[datetime, tuple[int, int]]:
     """(succeeded, failed) per minute from `since`: rolled-up minutes plus the live tail."""
-    rolled_until = session.scalar(text("SELECT max(minute) FROM job_throughput_minutes"))
+    rolled_until = run(session, QUEUE["throughput_rolled_until"]).scalar()
     counts: dict[datetime, tuple[int, int]] = {}
     live_since = since
     if rolled_until is not None and rolled_until >= since:
-        rows = session.execute(
-            text(
-                "SELECT minute, succeeded, failed FROM job_throughput_minutes"
-                " WHERE minute >= :since AND minute < :until"
-            ),
-            {"since": since, "until": rolled_until},
-        )
+        params = {"since": since, "until": rolled_until}
+        rows = run(session, QUEUE["throughput_rolled"], params)
         counts.update({row.minute: (row.succeeded, row.failed) for row in rows})
         live_since = rolled_until  # recounted live: it may have been rolled up partially
     for row in run(session, QUEUE["throughput_live"], {"since": live_since}):

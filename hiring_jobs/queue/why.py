@@ -15,11 +15,11 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import control
 from hiring_jobs.queue.slots import OTHER_QUEUES
+from hiring_jobs.sql import QUEUE, run
 
 AHEAD_CAP = 10_000
 SHOWN_RUNNING = 10
@@ -64,21 +64,9 @@ def _at(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_JOB = """
-SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
-       j.scheduled_at > now() AS in_future, now() AS now
-FROM procrastinate_jobs j WHERE j.id = :id
-"""
-
-_LAST_ERROR = """
-SELECT exception_type, error_message FROM job_attempts
-WHERE job_id = :id AND exception_type IS NOT NULL ORDER BY attempt DESC, id DESC LIMIT 1
-"""
-
-
 def explain(session: Session, job_id: int) -> Explanation | None:
     """None when no job has this id."""
-    job = session.execute(text(_JOB), {"id": job_id}).one_or_none()
+    job = run(session, QUEUE["why_job"], {"id": job_id}).one_or_none()
     if job is None:
         return None
     if job.status != "todo":
@@ -102,7 +90,7 @@ def _schedule(session: Session, job: Any) -> list[Reason]:
         return []
     if job.attempts == 0:
         return [Reason("scheduled", f"scheduled for {_at(job.scheduled_at)}", job.scheduled_at)]
-    error = session.execute(text(_LAST_ERROR), {"id": job.id}).one_or_none()
+    error = run(session, QUEUE["why_last_error"], {"id": job.id}).one_or_none()
     after = f", after {error.exception_type}" if error else ""
     return [
         Reason(
@@ -141,36 +129,17 @@ def _no_worker(state: control.QueueState, session: Session) -> str:
     return f"no live worker would start jobs of queue {state.name} now: {held}"
 
 
-_RUNNING_OF_WORKER = """
-SELECT j.id, j.task_name, j.queue_name,
-       (SELECT max(e.at) FROM procrastinate_events e
-         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
-FROM procrastinate_jobs j
-WHERE j.status = 'doing' AND j.worker_id = :worker_id
-  AND (CASE WHEN :bucket = '*' THEN NOT (j.queue_name = ANY(CAST(:named AS varchar[])))
-            ELSE j.queue_name = :bucket END)
-ORDER BY started_at NULLS LAST, j.id
-"""
-
-
 def _slots_busy(session: Session, state: control.QueueState) -> list[Reason]:
     """Busy only if every serving worker's slots for this queue's bucket are taken."""
-    workers = {
-        row.worker_name: row
-        for row in session.execute(
-            text("SELECT worker_id, worker_name, applied FROM queue_workers")
-        )
-    }
+    workers = {row.worker_name: row for row in control.live_workers(session)}
     busy: list[Any] = []
     for line in state.serving:
         worker = workers.get(line.worker_name)
         if worker is None:
             return []
         named = [bucket for bucket in worker.applied if bucket != OTHER_QUEUES]
-        running = session.execute(
-            text(_RUNNING_OF_WORKER),
-            {"worker_id": worker.worker_id, "bucket": line.bucket, "named": named},
-        ).all()
+        params = {"worker_id": worker.worker_id, "bucket": line.bucket, "named": named}
+        running = run(session, QUEUE["why_running_of_worker"], params).all()
         if len(running) < line.slots:
             return []  # a free slot: not this
         busy.extend(running)
@@ -192,27 +161,12 @@ def _slots_busy(session: Session, state: control.QueueState) -> list[Reason]:
     ]
 
 
-_LOCK_HOLDER = """
-SELECT j.id, j.status,
-       (SELECT max(e.at) FROM procrastinate_events e
-         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
-FROM procrastinate_jobs j
-WHERE j.lock = :lock AND j.id <> :id
-  AND (j.status = 'doing'
-       OR (j.status = 'todo' AND (j.priority > :priority
-                                  OR (j.priority = :priority AND j.id < :id))))
-ORDER BY (j.status = 'doing') DESC, j.priority DESC, j.id
-LIMIT 1
-"""
-
-
 def _lock(session: Session, job: Any) -> list[Reason]:
     """Procrastinate runs one job per lock, and the first in line (priority, then id)."""
     if job.lock is None:
         return []
-    holder = session.execute(
-        text(_LOCK_HOLDER), {"lock": job.lock, "id": job.id, "priority": job.priority}
-    ).one_or_none()
+    params = {"lock": job.lock, "id": job.id, "priority": job.priority}
+    holder = run(session, QUEUE["why_lock_holder"], params).one_or_none()
     if holder is None:
         return []
     if holder.status == "doing":
@@ -233,21 +187,9 @@ def _lock(session: Session, job: Any) -> list[Reason]:
     ]
 
 
-_AHEAD = f"""
-SELECT count(*) FROM (
-    SELECT 1 FROM procrastinate_jobs j
-    WHERE j.queue_name = :queue AND j.status = 'todo'
-      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
-      AND (j.priority > :priority OR (j.priority = :priority AND j.id < :id))
-    LIMIT {AHEAD_CAP + 1}
-) ahead
-"""
-
-
 def _ahead(session: Session, job: Any) -> list[Reason]:
-    ahead = session.scalar(
-        text(_AHEAD), {"queue": job.queue_name, "priority": job.priority, "id": job.id}
-    )
+    params = {"queue": job.queue_name, "priority": job.priority, "id": job.id}
+    ahead = run(session, QUEUE["why_ahead"], {**params, "cap": AHEAD_CAP + 1}).scalar()
     if not ahead:
         return []
     count = f"{AHEAD_CAP:,}+" if ahead > AHEAD_CAP else f"{ahead:,}"

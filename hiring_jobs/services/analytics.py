@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy import ColumnElement, Float, and_, cast, extract, func, select, text
+from sqlalchemy import ColumnElement, Float, and_, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from hiring_jobs.models import (
@@ -47,7 +47,7 @@ from hiring_jobs.models import (
 )
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import files
-from hiring_jobs.sql import QUEUE, run
+from hiring_jobs.sql import ANALYTICS, QUEUE, run
 
 # Who counts as active: enabled, and seen in the last 30 days.
 ACTIVE_WINDOW = timedelta(days=30)
@@ -456,33 +456,14 @@ def activity_heatmap(session: Session, start: datetime, end: datetime) -> dict[s
     }
 
 
-_GROWTH_SQL = text(
-    """
-    WITH weeks AS (
-        SELECT generate_series(CAST(:start AS date), CAST(:end AS date) - 7, interval '7 days')
-               AS week
-    ), signups AS (
-        SELECT date_trunc('week', timezone('UTC', created_at)) AS week, count(*) AS n
-        FROM users
-        WHERE created_at >= :start_ts AND created_at < :end_ts
-        GROUP BY 1
-    )
-    SELECT CAST(weeks.week AS date) AS week,
-           COALESCE(signups.n, 0) AS new_users,
-           :before + SUM(COALESCE(signups.n, 0)) OVER (ORDER BY weeks.week) AS total_users
-    FROM weeks LEFT JOIN signups ON signups.week = weeks.week
-    ORDER BY weeks.week
-    """
-)
-
-
 def user_growth(session: Session, first_week: date, weeks: int) -> dict[str, Any]:
     """Sign-ups per ISO week (Monday start) and the running total, for `weeks` weeks."""
     start = datetime.combine(first_week, time(), UTC)
     end = start + timedelta(weeks=weeks)
     before = session.scalar(select(func.count()).where(User.created_at < start)) or 0
-    rows = session.execute(
-        _GROWTH_SQL,
+    rows = run(
+        session,
+        ANALYTICS["user_growth"],
         {
             "start": first_week,
             "end": end.date(),
@@ -625,28 +606,6 @@ def report_text(title: str, stats: Mapping[str, int | float | str]) -> str:
 
 # --- exports ------------------------------------------------------------------------------
 
-_SERIES_SQL = text(
-    """
-    WITH days AS (
-        SELECT CAST(generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day')
-                    AS date) AS day
-    ),
-    u AS (SELECT CAST(timezone('UTC', created_at) AS date) AS day, count(*) AS n FROM users
-          WHERE created_at >= :start AND created_at < :end GROUP BY 1),
-    a AS (SELECT CAST(timezone('UTC', created_at) AS date) AS day, count(*) AS n
-          FROM applications WHERE created_at >= :start AND created_at < :end GROUP BY 1),
-    r AS (SELECT CAST(timezone('UTC', created_at) AS date) AS day, count(*) AS n FROM resumes
-          WHERE created_at >= :start AND created_at < :end GROUP BY 1),
-    e AS (SELECT CAST(timezone('UTC', occurred_at) AS date) AS day,
-                 count(DISTINCT user_id) AS n
-          FROM activity_events WHERE occurred_at >= :start AND occurred_at < :end GROUP BY 1)
-    SELECT days.day, COALESCE(u.n, 0), COALESCE(a.n, 0), COALESCE(r.n, 0), COALESCE(e.n, 0)
-    FROM days
-    LEFT JOIN u USING (day) LEFT JOIN a USING (day) LEFT JOIN r USING (day)
-    LEFT JOIN e USING (day)
-    ORDER BY days.day
-    """
-)
 SERIES_COLUMNS = ("day", "new_users", "applications", "resumes_uploaded", "active_users")
 
 
@@ -654,7 +613,11 @@ def daily_series(session: Session, first: date, last: date) -> list[dict[str, An
     """One row per UTC day from `first` to `last` (inclusive), zeros included."""
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(last + timedelta(days=1), time(), UTC)
-    rows = session.execute(_SERIES_SQL, {"first": first, "last": last, "start": start, "end": end})
+    rows = run(
+        session,
+        ANALYTICS["daily_series"],
+        {"first": first, "last": last, "start": start, "end": end},
+    )
     return [
         dict(zip(SERIES_COLUMNS, (day.isoformat(), *map(int, counts)), strict=True))
         for day, *counts in rows

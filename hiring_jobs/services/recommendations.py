@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from hiring_jobs.models import (
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.services import achievements, notifications
 from hiring_jobs.services.analytics import ACTIVE_WINDOW
+from hiring_jobs.sql import ANALYTICS, run
 
 GENERATE_TASK = "recommendations.generate_for_user"
 DEFAULT_LIMITS = {
@@ -38,124 +39,6 @@ DEFAULT_LIMITS = {
     RecommendationKind.SKILLS: 5,
     RecommendationKind.CONNECTIONS: 5,
 }
-
-# The user's skills, lower case: the base of every query below.
-_MINE = "mine AS (SELECT lower(skill) AS skill FROM user_skills WHERE user_id = :user_id)"
-# Skills wanted by open postings that the user lacks, weighted up when the user applied.
-_GAPS = """
-gaps AS (
-    SELECT lower(s) AS skill, count(*) AS postings,
-           count(*) FILTER (WHERE EXISTS (
-               SELECT 1 FROM applications a
-               WHERE a.job_posting_id = p.id AND a.candidate_id = :user_id)) AS applied
-    FROM job_postings p, unnest(p.required_skills || p.nice_to_have_skills) AS s
-    WHERE p.status = 'open' AND lower(s) NOT IN (SELECT skill FROM mine)
-    GROUP BY lower(s)
-)"""
-
-_JOBS_SQL = text(
-    f"""
-    WITH {_MINE}, scored AS (
-        SELECT p.id, p.title, p.company, p.location, p.created_at,
-               ARRAY(SELECT s FROM unnest(p.required_skills || p.nice_to_have_skills) AS s
-                     WHERE lower(s) IN (SELECT skill FROM mine)) AS matched,
-               (SELECT count(*) FROM unnest(p.required_skills) AS s
-                WHERE lower(s) IN (SELECT skill FROM mine)) * 2
-             + (SELECT count(*) FROM unnest(p.nice_to_have_skills) AS s
-                WHERE lower(s) IN (SELECT skill FROM mine)) AS hits,
-               greatest(cardinality(p.required_skills) * 2
-                        + cardinality(p.nice_to_have_skills), 1) AS weight
-        FROM job_postings p
-        WHERE p.status = 'open' AND NOT EXISTS (
-            SELECT 1 FROM applications a
-            WHERE a.job_posting_id = p.id AND a.candidate_id = :user_id)
-    )
-    SELECT id, title, company, location, matched, round(100.0 * hits / weight) AS score
-    FROM scored WHERE hits > 0
-    ORDER BY score DESC, created_at DESC, id LIMIT :limit
-    """
-)
-
-_COURSES_SQL = text(
-    f"""
-    WITH {_MINE}, {_GAPS}
-    SELECT c.id, c.title, c.level,
-           ARRAY(SELECT s FROM unnest(c.skills) AS s
-                 WHERE lower(s) NOT IN (SELECT skill FROM mine)) AS teaches,
-           (SELECT coalesce(sum(g.postings + 2 * g.applied), 0)
-            FROM unnest(c.skills) AS s JOIN gaps g ON g.skill = lower(s)) AS score
-    FROM courses c
-    WHERE NOT EXISTS (SELECT 1 FROM course_enrollments e
-                      WHERE e.course_id = c.id AND e.user_id = :user_id)
-      AND EXISTS (SELECT 1 FROM unnest(c.skills) AS s
-                  WHERE lower(s) NOT IN (SELECT skill FROM mine))
-    ORDER BY score DESC, c.id LIMIT :limit
-    """
-)
-
-_SKILLS_SQL = text(
-    f"""
-    WITH {_MINE}, {_GAPS}
-    SELECT (SELECT s FROM job_postings p, unnest(p.required_skills || p.nice_to_have_skills) s
-            WHERE lower(s) = gaps.skill ORDER BY p.id LIMIT 1) AS name,
-           postings, applied
-    FROM gaps ORDER BY applied DESC, postings DESC, skill LIMIT :limit
-    """
-)
-
-_MENTORS_SQL = text(
-    f"""
-    WITH {_MINE}, {_GAPS}, candidates AS (
-        SELECT u.id, u.full_name, u.headline, u.last_active_at >= :active_since AS active,
-               ARRAY(SELECT us.skill FROM user_skills us WHERE us.user_id = u.id
-                     AND lower(us.skill) IN (SELECT skill FROM gaps) ORDER BY us.skill)
-                   AS can_teach,
-               ARRAY(SELECT us.skill FROM user_skills us WHERE us.user_id = u.id
-                     AND lower(us.skill) IN (SELECT skill FROM mine) ORDER BY us.skill)
-                   AS shared,
-               (SELECT count(*) FROM mentoring_sessions m
-                WHERE m.mentor_id = u.id AND m.status = 'completed') AS sessions
-        FROM users u
-        WHERE u.role = 'mentor' AND u.is_active AND u.id <> :user_id
-          AND NOT EXISTS (SELECT 1 FROM mentoring_sessions m
-                          WHERE m.mentor_id = u.id AND m.mentee_id = :user_id
-                            AND m.status IN ('requested', 'accepted'))
-    )
-    SELECT id, full_name, headline, can_teach, shared, sessions,
-           3 * cardinality(can_teach) + cardinality(shared) + least(sessions, 5)
-           + CASE WHEN active THEN 2 ELSE 0 END AS score
-    FROM candidates
-    ORDER BY score DESC, id LIMIT :limit
-    """
-)
-
-_CONNECTIONS_SQL = text(
-    f"""
-    WITH {_MINE},
-    friends AS (SELECT other_user_id AS id FROM connections WHERE user_id = :user_id),
-    candidates AS (
-        SELECT c.other_user_id AS id FROM connections c WHERE c.user_id IN (SELECT id FROM friends)
-        UNION
-        SELECT us.user_id FROM user_skills us
-        WHERE us.skill IN (SELECT skill FROM user_skills WHERE user_id = :user_id)
-    ),
-    scored AS (
-        SELECT u.id, u.full_name, u.headline,
-               (SELECT count(*) FROM connections c
-                WHERE c.user_id = u.id AND c.other_user_id IN (SELECT id FROM friends)) AS mutual,
-               ARRAY(SELECT us.skill FROM user_skills us WHERE us.user_id = u.id
-                     AND lower(us.skill) IN (SELECT skill FROM mine) ORDER BY us.skill) AS shared,
-               u.last_active_at >= :active_since AS active
-        FROM users u
-        WHERE u.id IN (SELECT id FROM candidates) AND u.id <> :user_id AND u.is_active
-          AND u.role <> 'admin' AND u.id NOT IN (SELECT id FROM friends)
-    )
-    SELECT id, full_name, headline, mutual, shared,
-           3 * mutual + cardinality(shared) + CASE WHEN active THEN 1 ELSE 0 END AS score
-    FROM scored
-    ORDER BY score DESC, id LIMIT :limit
-    """
-)
 
 
 def _jobs(row: Any) -> dict[str, Any]:
@@ -206,12 +89,13 @@ def _connections(row: Any) -> dict[str, Any]:
     }
 
 
-QUERIES: dict[RecommendationKind, tuple[TextClause, Callable[[Any], dict[str, Any]]]] = {
-    RecommendationKind.JOBS: (_JOBS_SQL, _jobs),
-    RecommendationKind.COURSES: (_COURSES_SQL, _courses),
-    RecommendationKind.SKILLS: (_SKILLS_SQL, _skills),
-    RecommendationKind.MENTORS: (_MENTORS_SQL, _mentors),
-    RecommendationKind.CONNECTIONS: (_CONNECTIONS_SQL, _connections),
+# Each kind's statement (sql/analytics.sql recommend_*) and the shape of its items.
+QUERIES: dict[RecommendationKind, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    RecommendationKind.JOBS: (ANALYTICS["recommend_jobs"], _jobs),
+    RecommendationKind.COURSES: (ANALYTICS["recommend_courses"], _courses),
+    RecommendationKind.SKILLS: (ANALYTICS["recommend_skills"], _skills),
+    RecommendationKind.MENTORS: (ANALYTICS["recommend_mentors"], _mentors),
+    RecommendationKind.CONNECTIONS: (ANALYTICS["recommend_connections"], _connections),
 }
 
 
@@ -230,7 +114,7 @@ def recommend(
         "limit": limit or DEFAULT_LIMITS[kind],
         "active_since": now - ACTIVE_WINDOW,
     }
-    return [shape(row) for row in session.execute(query, params)]
+    return [shape(row) for row in run(session, query, params)]
 
 
 def refresh(

@@ -84,6 +84,19 @@ WHERE j.id = %(job_id)s AND j.status = 'doing'
          WHERE a.job_id = j.id AND a.attempt = j.attempts + 1 AND a.outcome <> 'running'
            AND a.started_at >= coalesce(started.at, now()) - interval '1 minute');
 
+-- throughput_rolled_until --
+-- The last minute rolled up into job_throughput_minutes (queue/throughput.py)
+SELECT max(minute) FROM job_throughput_minutes;
+
+-- throughput_rolled --
+-- Rolled-up finished jobs per minute over a span (queue/throughput.py)
+SELECT minute, succeeded, failed FROM job_throughput_minutes
+WHERE minute >= %(since)s AND minute < %(until)s;
+
+-- throughput_forget --
+-- Rolled-up minutes older than what is kept (queue/throughput.py)
+DELETE FROM job_throughput_minutes WHERE minute < %(old)s;
+
 -- throughput_rollup --
 -- Succeeded and failed jobs per minute from procrastinate_events, upserted
 INSERT INTO job_throughput_minutes (minute, succeeded, failed)
@@ -366,6 +379,16 @@ FROM folded
 GROUP BY task_name, error_fingerprint
 HAVING sum(pending) > 0;
 
+-- discard_dead_letters --
+-- Close the pending dead letters among the ids as discarded, with a review row each
+WITH closed AS (
+    UPDATE dead_letters SET reviewed = true
+    WHERE job_id = ANY(%(ids)s::bigint[]) AND NOT reviewed
+    RETURNING job_id
+)
+INSERT INTO dead_letter_reviews (job_id, action, notes, reviewed_by)
+SELECT job_id, 'discarded', %(notes)s, %(by)s FROM closed;
+
 -- jobs_about --
 -- Ids of the jobs whose arguments contain any of the documents, sorted (privacy/subjects.py)
 -- One containment test per document: each is answered by the GIN index on args.
@@ -433,6 +456,321 @@ SELECT status::text, count(*)
 FROM procrastinate_jobs
 WHERE id = ANY(%(ids)s::bigint[])
 GROUP BY status;
+
+-- queue_has_jobs --
+-- Whether any job names the queue: a queue outside the known list is known by its jobs (queue/control.py)
+SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE queue_name = %(queue)s);
+
+-- queue_counts --
+-- Waiting and running jobs of each named queue, each count capped (queue/control.py)
+SELECT q.name,
+       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'todo' LIMIT %(cap)s) t) AS waiting,
+       (SELECT count(*) FROM (SELECT 1 FROM procrastinate_jobs j
+          WHERE j.queue_name = q.name AND j.status = 'doing' LIMIT %(cap)s) t) AS running
+FROM unnest(CAST(%(names)s AS varchar[])) AS q(name);
+
+-- live_workers --
+-- Worker processes heartbeating within the live window, with what they apply now (queue/control.py)
+SELECT w.* FROM worker_processes w
+JOIN procrastinate_workers p ON p.id = w.worker_id
+WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s);
+
+-- live_worker_named --
+-- Whether a live worker process has the name (queue/control.py)
+SELECT EXISTS (
+    SELECT 1 FROM worker_processes w
+    JOIN procrastinate_workers p ON p.id = w.worker_id
+    WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+      AND w.worker_name = %(name)s
+);
+
+-- unreported_live_workers --
+-- Live registrations with no worker_processes row yet: what they serve is unknown (queue/control.py)
+SELECT count(*) FROM procrastinate_workers p
+WHERE p.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+  AND NOT EXISTS (SELECT 1 FROM worker_processes w WHERE w.worker_id = p.id);
+
+-- queue_settings_of_worker --
+-- The fleet-wide queue settings and a worker process's own (queue/control.py)
+SELECT queue_name, worker_name, paused, concurrency FROM queue_settings
+WHERE worker_name = '' OR worker_name = %(worker_name)s;
+
+-- notify_queue_control --
+-- Wake every worker process to re-read its queue settings, at commit (queue/control.py)
+SELECT pg_notify(%(channel)s, %(queue)s);
+
+-- alert_queue_unserved --
+-- Queues with ready jobs that no live worker serves (alerts.py, rule queue_unserved)
+-- Ready jobs in a queue that no live worker serves: a live worker serves a queue when its
+-- recorded slots name the queue or "*" (other queues), or when it recorded no slots.
+-- Counted per queue first, so the worker check runs once per queue, not once per job.
+WITH waiting AS (
+    SELECT queue_name, count(*) AS waiting
+    FROM procrastinate_jobs
+    WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())
+      AND (%(queue)s = '' OR queue_name = %(queue)s)
+    GROUP BY queue_name
+)
+SELECT q.queue_name AS subject, q.waiting
+FROM waiting q
+WHERE NOT EXISTS (
+    SELECT 1 FROM procrastinate_workers w
+    LEFT JOIN worker_processes p ON p.worker_id = w.id
+    WHERE w.last_heartbeat >= now() - make_interval(secs => %(live_seconds)s)
+      AND (p.worker_id IS NULL OR p.slots ? q.queue_name OR p.slots ? '*'));
+
+-- alert_oldest_waiting --
+-- Queues whose first ready job has waited longer than the threshold (alerts.py, rule oldest_waiting)
+-- Per queue with waiting jobs, its first ready job (by id, through the fetch index) and
+-- since when it has been ready: deferred, or scheduled for later than that. The
+-- overview's "oldest waiting" reads the same way.
+WITH queues AS (
+    SELECT DISTINCT queue_name FROM procrastinate_jobs
+    WHERE status = 'todo' AND (%(queue)s = '' OR queue_name = %(queue)s)
+), oldest AS (
+    SELECT q.queue_name, GREATEST(
+        (SELECT min(e.at) FROM procrastinate_events e
+         WHERE e.job_id = r.id AND e.type = 'deferred'), r.scheduled_at) AS since
+    FROM queues q
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.scheduled_at FROM procrastinate_jobs j
+        WHERE j.queue_name = q.queue_name AND j.status = 'todo'
+          AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+        ORDER BY j.id LIMIT 1
+    ) r
+)
+SELECT queue_name AS subject, extract(epoch FROM now() - since) AS waited
+FROM oldest
+WHERE since < now() - make_interval(secs => %(seconds)s);
+
+-- alert_stalled_jobs --
+-- Running jobs whose worker stopped heartbeating, when enough (alerts.py, rule stalled_jobs)
+SELECT '' AS subject, count(*) AS stalled
+FROM procrastinate_jobs j
+LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+WHERE j.status = 'doing'
+  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(live_seconds)s))
+HAVING count(*) >= %(min_jobs)s;
+
+-- retention_old_jobs --
+-- The next keyset page of jobs finished before the cutoff, by their last event (privacy/retention.py)
+-- Procrastinate keeps no end time: a job's last event is its end. Not filtered on what
+-- they still hold (an OR over attempts and dead letters defeats the indexes) and not
+-- locked (that would write a row lock into every old job each night): the statements
+-- below select what still holds something, and check again that the job is past
+-- retention, so a job retried in place meanwhile is left alone.
+SELECT j.id FROM procrastinate_jobs j
+WHERE j.id > %(after)s
+  AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+  AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s
+ORDER BY j.id
+LIMIT %(limit)s;
+
+-- retention_reduce_arguments --
+-- Jobs past retention keep only the kept arguments (ids, request id); the reduced ids (privacy/retention.py)
+-- Only `args` changes: no Procrastinate trigger fires (they watch status, abort_requested
+-- and todo rows) and neither does ours (dead_letters watches status).
+UPDATE procrastinate_jobs j
+SET args = (SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)
+            FROM jsonb_each(j.args) WHERE key = ANY(%(kept)s))
+WHERE j.id = ANY(%(ids)s)
+  AND EXISTS (SELECT 1 FROM jsonb_object_keys(j.args) k WHERE k <> ALL(%(kept)s))
+  AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+  AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s
+RETURNING j.id;
+
+-- retention_empty_attempts --
+-- Empty the errors, tracebacks and results of attempts of jobs still past retention; the emptied ids (privacy/retention.py)
+-- The slots are the inventory's Retention.JOB_DETAILS columns (retention.Emptying).
+-- sample: assignments=sql:traceback=NULL holds_data=sql:true
+UPDATE job_attempts t SET {assignments}
+WHERE t.job_id = ANY(%(ids)s) AND {holds_data}
+  AND EXISTS (SELECT 1 FROM procrastinate_jobs j
+              WHERE j.id = t.job_id
+                AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s)
+RETURNING t.id;
+
+-- retention_empty_dead_letters --
+-- Empty the errors of dead letters of jobs still past retention; the emptied job ids (privacy/retention.py)
+-- The slots are the inventory's Retention.JOB_DETAILS columns (retention.Emptying).
+-- sample: assignments=sql:error_message=NULL holds_data=sql:true
+UPDATE dead_letters d SET {assignments}
+WHERE d.job_id = ANY(%(ids)s) AND {holds_data}
+  AND EXISTS (SELECT 1 FROM procrastinate_jobs j
+              WHERE j.id = d.job_id
+                AND j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s)
+RETURNING d.job_id;
+
+-- retention_delete_payloads --
+-- Delete a keyset page of payloads created before the cutoff that no job still in retention names, skipping locked rows (privacy/retention.py)
+-- A job still in retention is pending (todo, doing: it would fail without its payload)
+-- or finished within the period (a dead letter may be retried). One EXISTS per payload
+-- argument of the inventory (payload_id, payload_ids; a test checks the list), each a
+-- containment the GIN index on args answers for the one payload: an OR inside one
+-- EXISTS makes PostgreSQL scan every job for every payload.
+DELETE FROM job_payloads WHERE id IN (
+    SELECT p.id FROM job_payloads p
+    WHERE p.id > %(after)s AND p.created_at < %(cutoff)s
+      AND NOT (
+          EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.args @> jsonb_build_object('payload_id', p.id)
+                    AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                         AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE)
+          OR EXISTS (SELECT 1 FROM procrastinate_jobs j
+                     WHERE j.args @> jsonb_build_object('payload_ids', jsonb_build_array(p.id))
+                       AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
+                            AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE))
+    ORDER BY p.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;
+
+-- why_job --
+-- A job's status, queue, priority, lock and schedule, with the time now (queue/why.py)
+SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
+       j.scheduled_at > now() AS in_future, now() AS now
+FROM procrastinate_jobs j WHERE j.id = %(id)s;
+
+-- why_last_error --
+-- The error of a job's last failed attempt (queue/why.py)
+SELECT exception_type, error_message FROM job_attempts
+WHERE job_id = %(id)s AND exception_type IS NOT NULL ORDER BY attempt DESC, id DESC LIMIT 1;
+
+-- why_running_of_worker --
+-- The jobs a worker runs in one bucket of its slots, oldest first (queue/why.py)
+SELECT j.id, j.task_name, j.queue_name,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
+FROM procrastinate_jobs j
+WHERE j.status = 'doing' AND j.worker_id = %(worker_id)s
+  AND (CASE WHEN %(bucket)s = '*' THEN NOT (j.queue_name = ANY(CAST(%(named)s AS varchar[])))
+            ELSE j.queue_name = %(bucket)s END)
+ORDER BY started_at NULLS LAST, j.id;
+
+-- why_lock_holder --
+-- The job that holds a job's lock, or comes first for it (queue/why.py)
+SELECT j.id, j.status,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
+FROM procrastinate_jobs j
+WHERE j.lock = %(lock)s AND j.id <> %(id)s
+  AND (j.status = 'doing'
+       OR (j.status = 'todo' AND (j.priority > %(priority)s
+                                  OR (j.priority = %(priority)s AND j.id < %(id)s))))
+ORDER BY (j.status = 'doing') DESC, j.priority DESC, j.id
+LIMIT 1;
+
+-- why_ahead --
+-- How many ready jobs of the queue come before a job, capped (queue/why.py)
+SELECT count(*) FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.queue_name = %(queue)s AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+      AND (j.priority > %(priority)s OR (j.priority = %(priority)s AND j.id < %(id)s))
+    LIMIT %(cap)s
+) ahead;
+
+-- record_rejected_attempt --
+-- Record a fetched job the worker cannot run as a failed attempt (queue/manager.py)
+INSERT INTO job_attempts
+    (job_id, attempt, task_name, queue, outcome, finished_at, duration_ms, exception_type,
+     error_message, error_fingerprint, worker_name, hostname, pid)
+VALUES (%(job_id)s, %(attempt)s, left(%(task_name)s, 200), left(%(queue)s, 100), 'failed',
+        now(), 0, %(exception_type)s, %(error_message)s, %(error_fingerprint)s,
+        %(worker_name)s, %(hostname)s, %(pid)s);
+
+-- cron_settings --
+-- Every cron task's run-time settings (queue/cron.py)
+SELECT task_name, periodic_id, enabled, catch_up, window_seconds FROM periodic_settings;
+
+-- cron_last_defers --
+-- The last tick deferred of each cron task (queue/cron.py)
+SELECT task_name, periodic_id, max(defer_timestamp) FROM procrastinate_periodic_defers
+GROUP BY task_name, periodic_id;
+
+-- cron_last_defer --
+-- The last tick deferred of one cron task, read again under its lock (queue/cron.py)
+SELECT max(defer_timestamp) FROM procrastinate_periodic_defers
+WHERE task_name = %(task_name)s AND periodic_id = %(periodic_id)s;
+
+-- cron_lock --
+-- One worker at a time decides a cron task's ticks: a session lock on its key (queue/cron.py)
+SELECT pg_advisory_lock(hashtext(%(lock)s));
+
+-- cron_unlock --
+-- Release a cron task's session lock (queue/cron.py)
+SELECT pg_advisory_unlock(hashtext(%(lock)s));
+
+-- upsert_job_progress --
+-- A job's last progress: done of total, and a message (queue/job_progress.py, and queue/groups.py for a group's owner job)
+INSERT INTO job_progress (job_id, done, total, message, updated_at)
+VALUES (%(job_id)s, %(done)s, %(total)s, %(message)s, now())
+ON CONFLICT (job_id) DO UPDATE
+   SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message,
+       updated_at = now();
+
+-- job_progress_of --
+-- The last progress of each of the jobs that reported some (queue/job_progress.py)
+SELECT job_id, done, total, message, updated_at FROM job_progress
+WHERE job_id = ANY(CAST(%(ids)s AS bigint[]));
+
+-- rate_limit_take --
+-- A rate-limit bucket refilled for the time since its last take (made on first use); its tokens and rate (queue/rate_limit.py)
+-- The configured capacity and rate replace the stored ones.
+WITH bucket AS (
+    INSERT INTO rate_limit_buckets (name, tokens, capacity, per_second, refilled_at)
+    VALUES (%(name)s, %(capacity)s, %(capacity)s, %(per_second)s, clock_timestamp())
+    ON CONFLICT (name) DO UPDATE
+        SET capacity = EXCLUDED.capacity,
+            per_second = EXCLUDED.per_second,
+            tokens = LEAST(
+                EXCLUDED.capacity,
+                rate_limit_buckets.tokens + EXCLUDED.per_second
+                    * extract(epoch FROM clock_timestamp() - rate_limit_buckets.refilled_at)
+            ),
+            refilled_at = clock_timestamp()
+    RETURNING tokens, per_second
+)
+SELECT tokens, per_second FROM bucket;
+
+-- rate_limit_spend --
+-- Spend one token of a rate-limit bucket (queue/rate_limit.py)
+UPDATE rate_limit_buckets SET tokens = tokens - 1 WHERE name = %(name)s;
+
+-- record_worker_process --
+-- A worker process's row once registered (queue/registration.py), and the rows of registrations Procrastinate has since removed
+-- Until queue control reports, it applies the slots it was started with.
+WITH gone AS (
+    DELETE FROM worker_processes p
+    WHERE NOT EXISTS (SELECT 1 FROM procrastinate_workers w WHERE w.id = p.worker_id)
+)
+INSERT INTO worker_processes
+    (worker_id, worker_name, hostname, pid, concurrency, slots, pool, applied)
+VALUES (%(worker_id)s, %(worker_name)s, %(hostname)s, %(pid)s, %(concurrency)s,
+        %(slots)s::jsonb, %(pool)s::jsonb, %(slots)s::jsonb)
+ON CONFLICT (worker_id) DO UPDATE
+   SET worker_name = EXCLUDED.worker_name, hostname = EXCLUDED.hostname,
+       pid = EXCLUDED.pid, concurrency = EXCLUDED.concurrency, slots = EXCLUDED.slots,
+       pool = EXCLUDED.pool;
+
+-- report_worker_applied --
+-- What a worker process applies now: slots per bucket and paused queues (queue/control.py, through queue/registration.py)
+-- Queue control may report before the registration is recorded: the row is made then,
+-- and the registration fills in its pool.
+INSERT INTO worker_processes
+    (worker_id, worker_name, hostname, pid, concurrency, slots, applied, paused, seen_at)
+VALUES (%(worker_id)s, %(worker_name)s, %(hostname)s, %(pid)s, %(concurrency)s,
+        %(slots)s::jsonb, %(applied)s::jsonb, %(paused)s::jsonb, now())
+ON CONFLICT (worker_id) DO UPDATE
+   SET applied = EXCLUDED.applied, paused = EXCLUDED.paused, seen_at = now();
+
+-- forget_worker_process --
+-- A stopping worker process's row goes
+DELETE FROM worker_processes WHERE worker_id = %(worker_id)s;
 
 -- worker_registrations --
 -- What each live worker recorded about itself (queue/registration.py)

@@ -7,7 +7,7 @@ from procrastinate import JobContext
 
 from hiring_jobs import db
 from hiring_jobs.app import app
-from hiring_jobs.queue import dead_letters, retry, throughput
+from hiring_jobs.queue import operations, retry, throughput
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.rescue import rescue_stalled_jobs
 from hiring_jobs.settings import get_settings
@@ -34,5 +34,5 @@ def rollup_throughput(timestamp: int) -> dict[str, int]:
     with db.session_scope() as session:
         return {
             "minutes": throughput.rollup(session),
-            "dead_letter_groups": dead_letters.fold_counts(session),
+            "dead_letter_groups": operations.fold_dead_letter_counts(session),
         }

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import Notification
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import batch_defer
 from tests.support import tasks
 from tests.support.factories import make_user
@@ -68,7 +68,7 @@ def test_a_thousand_mixed_jobs_all_end_and_succeed_once(
     assert len(succeeded) + len(failed) == 1000
     assert len(failed) >= 100  # every tests.fail job, plus flaky ones that ran out of retries
     with session_factory() as session:
-        assert dead_letters.stats(session).pending == len(failed)
+        assert operations.dead_letter_stats(session).pending == len(failed)
         rows = session.execute(
             select(Notification.message, func.count()).group_by(Notification.message)
         ).all()

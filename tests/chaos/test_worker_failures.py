@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import AttemptOutcome, JobAttempt, Notification
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import defer
 from tests.support import tasks
 from tests.support.factories import make_user
@@ -221,6 +221,6 @@ def test_a_task_past_its_hard_limit_is_stopped_and_the_worker_goes_on(
     assert _outcomes(session_factory, hung) == [AttemptOutcome.TIMED_OUT, AttemptOutcome.TIMED_OUT]
     assert _status(session_factory, other) == "succeeded"
     with session_factory() as session:
-        letter = dead_letters.get(session, hung)
+        letter = operations.dead_letter(session, hung)
     assert letter.exception_type == "hiring_jobs.queue.time_limits.SoftTimeLimitExceeded"
     assert "soft time limit of 0.5 s" in (letter.error_message or "")

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import AuditLogEntry
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import defer
 from tests.support import tasks
 from tests.support.jobs import jobs, run_worker_until_idle
@@ -42,7 +42,7 @@ def test_stats_list_show_then_retry_one(
     assert retried.returncode == 0, retried.stderr
     with session_factory() as session:
         new_job = jobs(session)[-1]
-        [review] = dead_letters.reviews(session, first)
+        [review] = operations.dead_letter_reviews(session, first)
     assert f"job {first} re-queued as job {new_job['id']}" in retried.stdout
     assert (review.reviewed_by, review.notes) == ("ana", "relay fixed")
 

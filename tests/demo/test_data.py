@@ -25,7 +25,7 @@ from hiring_jobs.models import (
     RecommendationCache,
     StoredFile,
 )
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 from hiring_jobs.settings import get_settings
 from tests.services.test_email import use_no_smtp
 from tests.support.jobs import jobs, run_worker_until_idle
@@ -124,7 +124,7 @@ def test_a_worker_runs_every_demo_job_and_only_the_intended_failures_fail(
         unlocks = session.scalar(select(func.count()).select_from(AchievementUnlock)) or 0
         deliveries = set(session.scalars(select(EmailDelivery.status)))
         health_checks = session.scalar(select(func.count()).select_from(HealthCheck))
-        letters = {letter.task_name: letter for letter in dead_letters.list_pending(session)}
+        letters = {letter.task_name: letter for letter in operations.pending_dead_letters(session)}
     assert statuses == {"succeeded": sum(statuses.values()) - 2, "failed": 2}, statuses
     assert letters.keys() == {"documents.generate_thumbnail", "email.send_welcome"}
     thumbnail, welcome = letters["documents.generate_thumbnail"], letters["email.send_welcome"]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pytest_postgresql.executors import NoopExecutor
@@ -124,3 +125,60 @@ def test_procrastinate_upgrade_files_are_selected_by_version_range() -> None:
     assert "_pre_" in pre.name and "_post_" in post.name
     with pytest.raises(FileNotFoundError):
         schema.procrastinate_migration_files(after="03.04.00", up_to="03.04.00")
+
+
+def test_one_worker_table_keeps_each_workers_line_and_downgrade_restores_it(
+    empty_database_url: str,
+) -> None:
+    """0016: queue_workers folds into worker_processes (registered or not), and back."""
+    schema.upgrade(empty_database_url, "0015_dead_letter_counts")
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute(
+            "INSERT INTO worker_processes (worker_id, worker_name, hostname, pid, concurrency,"
+            " slots) VALUES (1, 'w-1', 'h', 11, 6, '{\"email\": 2, \"*\": 4}')"
+        )
+        conn.execute(
+            "INSERT INTO queue_workers (worker_id, worker_name, hostname, pid, configured,"
+            " applied, paused) VALUES"
+            " (1, 'w-1', 'h', 11, '{\"email\": 2, \"*\": 4}', '{\"email\": 1, \"*\": 4}',"
+            "  '[\"email\"]'),"
+            " (2, 'w-2', 'h', 22, '{\"*\": 3}', '{\"*\": 3}', '[]')"
+        )
+
+    schema.upgrade(empty_database_url, "0016_one_worker_table")
+    with psycopg.connect(empty_database_url) as conn:
+        rows = conn.execute(
+            "SELECT worker_id, worker_name, pid, concurrency, slots, applied, paused"
+            " FROM worker_processes ORDER BY worker_id"
+        ).fetchall()
+        tables = conn.execute("SELECT to_regclass('queue_workers')").fetchone()
+    assert rows == [
+        (1, "w-1", 11, 6, {"email": 2, "*": 4}, {"email": 1, "*": 4}, ["email"]),
+        (2, "w-2", 22, 3, {"*": 3}, {"*": 3}, []),
+    ]
+    assert tables == (None,)
+
+    command.downgrade(schema.alembic_config(empty_database_url), "0015_dead_letter_counts")
+    with psycopg.connect(empty_database_url) as conn:
+        restored = conn.execute(
+            "SELECT worker_id, worker_name, configured, applied, paused FROM queue_workers"
+            " ORDER BY worker_id"
+        ).fetchall()
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'worker_processes' ORDER BY ordinal_position"
+        ).fetchall()
+    assert restored == [
+        (1, "w-1", {"email": 2, "*": 4}, {"email": 1, "*": 4}, ["email"]),
+        (2, "w-2", {"*": 3}, {"*": 3}, []),
+    ]
+    assert [name for (name,) in columns] == [
+        "worker_id",
+        "worker_name",
+        "hostname",
+        "pid",
+        "concurrency",
+        "slots",
+        "pool",
+        "started_at",
+    ]

@@ -5,6 +5,7 @@ jobs untouched, and the daily task run by a real worker (privacy/retention.py)."
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.status import job_status
 from hiring_jobs.services import files
 from hiring_jobs.settings import Settings, get_settings
+from hiring_jobs.sql import QUEUE
 from hiring_jobs.tasks import privacy as privacy_tasks
 from tests.support import tasks as test_tasks
 from tests.support.factories import make_posting, make_user
@@ -523,3 +525,19 @@ def test_the_retention_command_runs_now_prints_the_counts_and_is_audited(
     with session_factory() as session:
         [entry] = session.scalars(select(AuditLogEntry)).all()
     assert (entry.actor, entry.action, entry.details["email_bodies"]) == ("maria", "retention", 1)
+
+
+def test_the_payload_statement_names_every_argument_that_refers_to_a_payload() -> None:
+    """retention_delete_payloads has one EXISTS per payload argument of the inventory: a new
+    payload argument must be added there, or its payloads would go while a job needs them."""
+    statement = QUEUE["retention_delete_payloads"]
+    named = set(re.findall(r"jsonb_build_object\('(\w+)', ", statement))
+    declared = {
+        name: argument.many
+        for name, argument in inventory.ARGUMENTS.items()
+        if argument.refers_to == "job_payloads"
+    }
+    assert named == set(declared)
+    for name, many in declared.items():
+        value = "jsonb_build_array(p.id)" if many else "p.id"
+        assert f"jsonb_build_object('{name}', {value})" in statement

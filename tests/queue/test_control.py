@@ -125,7 +125,7 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[
     worker = start_cli("worker", "--queues", "default=4", env=env, log=tmp_path / "worker.log")
     try:
         wait_for(
-            lambda: _scalar(database_url, "SELECT count(*) FROM queue_workers") == 2,
+            lambda: _scalar(database_url, "SELECT count(*) FROM worker_processes") == 2,
             timeout=90,
             what="both worker processes to report to queue control",
             process=worker,
@@ -170,7 +170,7 @@ def _act(session_factory: sessionmaker[Session], change: object) -> datetime:
 def _acknowledged(database_url: str, paused: bool, slots: int | None = None) -> bool:
     rows = _scalar(
         database_url,
-        "SELECT count(*) FROM queue_workers WHERE paused ? 'default' = %(paused)s"
+        "SELECT count(*) FROM worker_processes WHERE paused ? 'default' = %(paused)s"
         " AND (%(slots)s::int IS NULL OR (applied->>'default')::int = %(slots)s::int)",
         paused=paused,
         slots=slots,
@@ -303,11 +303,11 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
 
     with psycopg.connect(database_url) as conn:
         (paused_id, paused_name), (_, other_name) = conn.execute(
-            "SELECT worker_id, worker_name FROM queue_workers ORDER BY worker_id"
+            "SELECT worker_id, worker_name FROM worker_processes ORDER BY worker_id"
         ).fetchall()
     _act(session_factory, lambda s: control.pause(s, "default", by="test", worker=paused_name))
     wait_for(
-        lambda: _scalar(database_url, "SELECT paused ? 'default' FROM queue_workers"
+        lambda: _scalar(database_url, "SELECT paused ? 'default' FROM worker_processes"
                         " WHERE worker_id = %(w)s", w=paused_id) is True,
         timeout=30,
         what="that worker to report its pause",

@@ -134,7 +134,7 @@ def test_a_job_whose_lock_is_held_names_the_holder_and_one_behind_a_lock_names_t
     session.commit()
     assert codes(session, second) == ["lock_queued", "jobs_ahead"]
     assert message(session, second, "lock_queued").startswith(f"job {holder} holds the same lock")
-    worker_id = session.scalar(text("SELECT worker_id FROM queue_workers"))
+    worker_id = session.scalar(text("SELECT worker_id FROM worker_processes"))
     start(session, holder, worker_id)
     assert codes(session, first) == ["lock_held"]
     assert message(session, first, "lock_held").startswith(

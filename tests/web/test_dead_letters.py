@@ -1,4 +1,4 @@
-"""Dead-letter pages and API over hiring_jobs.queue.dead_letters."""
+"""Dead-letter pages and API over hiring_jobs.queue.operations."""
 
 from __future__ import annotations
 

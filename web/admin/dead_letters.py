@@ -1,6 +1,6 @@
 """Dead letters: failures grouped by task and error, reviewed one by one or a group at once.
 
-The work is hiring_jobs.queue.dead_letters' (shared with the CLI and the API); it writes
+The work is hiring_jobs.queue.operations' (shared with the CLI and the API); it writes
 the reviews and the audit rows. These views only read forms and show results.
 """
 
@@ -11,7 +11,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hiring_jobs.models import DeadLetterReview
-from hiring_jobs.queue import dead_letters as dlq
+from hiring_jobs.queue import operations
+from hiring_jobs.queue.operations import (
+    DEAD_LETTER_GROUP_REVIEWS,
+    DEAD_LETTER_REVIEWS,
+    DeadLetterError,
+)
 from web.admin import bp
 from web.common import actor
 from web.db import get_session
@@ -29,7 +34,7 @@ PAST = {"discard": "discarded", "resolve": "resolved"}
 @bp.get("/dead-letters")
 @login_required
 def dead_letters() -> str:
-    groups = dlq.groups(get_session())
+    groups = operations.dead_letter_groups(get_session())
     return render_template(
         "admin/dead_letters.html", groups=groups, pending=sum(g.count for g in groups)
     )
@@ -40,7 +45,7 @@ def dead_letters() -> str:
 def dead_letter_jobs() -> str:
     task = request.args.get("task") or None
     fingerprint = request.args.get("fingerprint") or None
-    letters = dlq.list_pending(
+    letters = operations.pending_dead_letters(
         get_session(),
         task=task,
         fingerprint=fingerprint,
@@ -62,13 +67,13 @@ def dead_letter_jobs() -> str:
 def dead_letter(job_id: int) -> str:
     session = get_session()
     try:
-        letter = dlq.get(session, job_id)
-    except dlq.DeadLetterError as exc:
+        letter = operations.dead_letter(session, job_id)
+    except DeadLetterError as exc:
         abort(404, description=str(exc))
     return render_template(
         "admin/dead_letter.html",
         letter=letter,
-        reviews=dlq.reviews(session, job_id),
+        reviews=operations.dead_letter_reviews(session, job_id),
         names=known_names(session, letter.args),
     )
 
@@ -91,18 +96,17 @@ def notes() -> str:
     return request.form.get("notes", "").strip()[:MAX_NOTES]
 
 
-@bp.post("/dead-letters/<int:job_id>/<any(retry, discard, resolve):decision>")
+@bp.post(f"/dead-letters/<int:job_id>/<any({', '.join(DEAD_LETTER_REVIEWS)}):decision>")
 @operator_required
 def review(job_id: int, decision: str) -> ResponseReturnValue:
     session = get_session()
     try:
-        if decision == "retry":
-            new_id = dlq.retry(session, job_id, by=actor(), notes=notes())
+        new_id = operations.review_dead_letter(session, job_id, decision, by=actor(), notes=notes())
+        if new_id is not None:
             message = f"Job {job_id} re-queued as job {new_id}."
         else:
-            getattr(dlq, decision)(session, job_id, by=actor(), notes=notes())
             message = f"Job {job_id} marked {PAST[decision]}."
-    except dlq.DeadLetterError as exc:
+    except DeadLetterError as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.dead_letter", job_id=job_id))
@@ -111,7 +115,7 @@ def review(job_id: int, decision: str) -> ResponseReturnValue:
     return redirect(url_for("admin.dead_letter", job_id=job_id))
 
 
-@bp.post("/dead-letters/group/<any(retry, discard):decision>")
+@bp.post(f"/dead-letters/group/<any({', '.join(DEAD_LETTER_GROUP_REVIEWS)}):decision>")
 @operator_required
 def review_group(decision: str) -> ResponseReturnValue:
     task = _group_field("task")
@@ -120,15 +124,15 @@ def review_group(decision: str) -> ResponseReturnValue:
     try:
         if decision == "retry":
             count = len(
-                dlq.retry_many(
+                operations.retry_dead_letter_group(
                     session, by=actor(), task=task, fingerprint=fingerprint, notes=notes()
                 )
             )
         else:
-            count = dlq.discard_many(
+            count = operations.discard_dead_letter_group(
                 session, by=actor(), task=task, fingerprint=fingerprint, notes=notes()
             )
-    except dlq.DeadLetterError as exc:
+    except DeadLetterError as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.dead_letters"))

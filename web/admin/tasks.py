@@ -7,16 +7,16 @@ from typing import Any
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from hiring_jobs.inspect_cli import registered_tasks
+from hiring_jobs.sql import run
 from web.admin import bp
 from web.charts import bar_chart, line_chart, sparkline
 from web.db import get_session
 from web.queries import tasks as task_queries
 from web.security import login_required
-
-_ANY_ATTEMPT = "SELECT EXISTS (SELECT 1 FROM job_attempts WHERE task_name = :task)"
+from web.sql import ADMIN
 
 
 def _window() -> task_queries.Window:
@@ -49,7 +49,10 @@ def task(task_name: str) -> ResponseReturnValue:
     window = _window()
     session = get_session()
     declared = next((t for t in registered_tasks() if t["name"] == task_name), None)
-    if declared is None and not session.scalar(text(_ANY_ATTEMPT), {"task": task_name}):
+    if (
+        declared is None
+        and not run(session, ADMIN["task_has_attempts"], {"task": task_name}).scalar()
+    ):
         abort(404, description=f"no task {task_name}: not registered and never ran")
     buckets = task_queries.series(session, task_name, window)
     return render_template(
@@ -82,3 +85,7 @@ def _totals(buckets: list[task_queries.TaskBucket]) -> dict[str, Any]:
         "failed": failed,
         "failure_rate": failed / finished if finished else None,
     }
+
+
+def _ever_ran(session: Session, task_name: str) -> bool:
+    return bool(run(session, ADMIN["task_has_attempts"], {"task": task_name}).scalar())

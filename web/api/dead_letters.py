@@ -7,7 +7,12 @@ import dataclasses
 from flask import abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from hiring_jobs.queue import dead_letters as dlq
+from hiring_jobs.queue import operations
+from hiring_jobs.queue.operations import (
+    DEAD_LETTER_GROUP_REVIEWS,
+    DEAD_LETTER_REVIEWS,
+    DeadLetterError,
+)
 from web.api import bp
 from web.common import actor
 from web.db import get_session
@@ -22,20 +27,20 @@ MAX_FILTER = 200
 @bp.get("/dead-letters/stats")
 @login_required
 def dead_letter_stats() -> ResponseReturnValue:
-    return jsonify(dataclasses.asdict(dlq.stats(get_session())))
+    return jsonify(dataclasses.asdict(operations.dead_letter_stats(get_session())))
 
 
 @bp.get("/dead-letters/groups")
 @login_required
 def dead_letter_groups() -> ResponseReturnValue:
-    groups = dlq.groups(get_session())
+    groups = operations.dead_letter_groups(get_session())
     return jsonify(groups=[masked_fields(dataclasses.asdict(group)) for group in groups])
 
 
 @bp.get("/dead-letters")
 @login_required
 def pending() -> ResponseReturnValue:
-    letters = dlq.list_pending(
+    letters = operations.pending_dead_letters(
         get_session(),
         task=request.args.get("task") or None,
         fingerprint=request.args.get("fingerprint") or None,
@@ -50,8 +55,8 @@ def pending() -> ResponseReturnValue:
 def dead_letter(job_id: int) -> ResponseReturnValue:
     session = get_session()
     try:
-        letter = dlq.get(session, job_id)
-    except dlq.DeadLetterError as exc:
+        letter = operations.dead_letter(session, job_id)
+    except DeadLetterError as exc:
         abort(404, description=str(exc))
     reviews = [
         {
@@ -61,7 +66,7 @@ def dead_letter(job_id: int) -> ResponseReturnValue:
             "reviewed_at": review.reviewed_at,
             "retry_job_id": review.retry_job_id,
         }
-        for review in dlq.reviews(session, job_id)
+        for review in operations.dead_letter_reviews(session, job_id)
     ]
     return jsonify(dead_letter=masked_fields(dataclasses.asdict(letter)), reviews=reviews)
 
@@ -74,24 +79,22 @@ def _notes() -> str:
     return text_field(body, "notes", max_length=MAX_NOTES).strip()
 
 
-@bp.post("/dead-letters/<int:job_id>/<any(retry, discard, resolve):decision>")
+@bp.post(f"/dead-letters/<int:job_id>/<any({', '.join(DEAD_LETTER_REVIEWS)}):decision>")
 @operator_required
 def review(job_id: int, decision: str) -> ResponseReturnValue:
     session = get_session()
     try:
-        if decision == "retry":
-            new_id: int | None = dlq.retry(session, job_id, by=actor(), notes=_notes())
-        else:
-            getattr(dlq, decision)(session, job_id, by=actor(), notes=_notes())
-            new_id = None
-    except dlq.DeadLetterError as exc:
+        new_id = operations.review_dead_letter(
+            session, job_id, decision, by=actor(), notes=_notes()
+        )
+    except DeadLetterError as exc:
         session.rollback()
         return jsonify(error=str(exc), status=409), 409
     session.commit()
     return jsonify(job_id=job_id, action=decision, retry_job_id=new_id)
 
 
-@bp.post("/dead-letters/groups/<any(retry, discard):decision>")
+@bp.post(f"/dead-letters/groups/<any({', '.join(DEAD_LETTER_GROUP_REVIEWS)}):decision>")
 @operator_required
 def review_group(decision: str) -> ResponseReturnValue:
     """{"task": ..., "fingerprint": ..., "notes": ...}: every pending failure of the group."""
@@ -101,16 +104,16 @@ def review_group(decision: str) -> ResponseReturnValue:
     session = get_session()
     try:
         if decision == "retry":
-            new_ids = dlq.retry_many(
+            new_ids = operations.retry_dead_letter_group(
                 session, by=actor(), task=task, fingerprint=fingerprint, notes=_notes()
             )
             result = {"count": len(new_ids), "retry_job_ids": new_ids}
         else:
-            count = dlq.discard_many(
+            count = operations.discard_dead_letter_group(
                 session, by=actor(), task=task, fingerprint=fingerprint, notes=_notes()
             )
             result = {"count": count}
-    except dlq.DeadLetterError as exc:
+    except DeadLetterError as exc:
         session.rollback()
         return jsonify(error=str(exc), status=400), 400
     session.commit()

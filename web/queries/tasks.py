@@ -13,10 +13,10 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from hiring_jobs.sql import QUEUE, run
+from web.sql import ADMIN
 
 # Outcomes that count as a failed run (the retry policy may still run the job again).
 FAILED_OUTCOMES = ("failed", "timed_out", "interrupted")
@@ -46,56 +46,6 @@ WINDOWS = {
     )
 }
 DEFAULT_WINDOW = "24h"
-
-TASK_SUMMARY = """
-SELECT task_name,
-       count(*) AS runs,
-       count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
-       max(duration_ms) AS max_ms,
-       max(started_at) AS last_started
-FROM job_attempts
-WHERE started_at >= :since
-GROUP BY task_name
-ORDER BY count(*) DESC, task_name
-LIMIT 500
-"""
-
-# Runs per task and bucket, for the summary's sparklines.
-TASK_BUCKETS = """
-SELECT task_name, date_bin(:step, started_at, :origin) AS bucket, count(*) AS runs
-FROM job_attempts
-WHERE started_at >= :since
-GROUP BY 1, 2
-"""
-
-# One task's rate and runtime per bucket.
-TASK_SERIES = """
-SELECT date_bin(:step, started_at, :origin) AS bucket,
-       count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
-FROM job_attempts
-WHERE task_name = :task AND started_at >= :since
-GROUP BY 1
-"""
-
-# Which worker processes ran the task, and how.
-TASK_WORKERS = """
-SELECT worker_name, hostname,
-       count(*) AS runs,
-       count(*) FILTER (WHERE outcome = ANY(CAST(:failed AS text[]))) AS failed,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
-       max(started_at) AS last_started
-FROM job_attempts
-WHERE task_name = :task AND started_at >= :since
-GROUP BY worker_name, hostname
-ORDER BY count(*) DESC
-LIMIT 100
-"""
 
 _ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -132,10 +82,10 @@ def bucket_starts(window: Window, now: datetime | None = None) -> list[datetime]
 def summary(session: Session, window: Window) -> list[dict[str, Any]]:
     starts = bucket_starts(window)
     params = {"since": starts[0], "failed": list(FAILED_OUTCOMES)}
-    rows = [dict(row._mapping) for row in session.execute(text(TASK_SUMMARY), params)]
+    rows = [dict(row._mapping) for row in run(session, ADMIN["task_summary"], params)]
     per_task: dict[str, dict[datetime, int]] = {}
     bucket_params = {"since": starts[0], "step": window.step, "origin": _ORIGIN}
-    for row in session.execute(text(TASK_BUCKETS), bucket_params):
+    for row in run(session, ADMIN["task_buckets"], bucket_params):
         per_task.setdefault(row.task_name, {})[row.bucket] = row.runs
     running = {row.task_name: row.running for row in run(session, QUEUE["running_per_task"])}
     rows += [_no_runs(task) for task in sorted(running.keys() - {r["task_name"] for r in rows})]
@@ -168,7 +118,7 @@ def series(session: Session, task: str, window: Window) -> list[TaskBucket]:
         "origin": _ORIGIN,
         "failed": list(FAILED_OUTCOMES),
     }
-    found = {row.bucket: row for row in session.execute(text(TASK_SERIES), params)}
+    found = {row.bucket: row for row in run(session, ADMIN["task_series"], params)}
     buckets = []
     for start in starts:
         row = found.get(start)
@@ -182,4 +132,4 @@ def series(session: Session, task: str, window: Window) -> list[TaskBucket]:
 
 def workers_of(session: Session, task: str, window: Window) -> list[dict[str, Any]]:
     params = {"task": task, "since": bucket_starts(window)[0], "failed": list(FAILED_OUTCOMES)}
-    return [dict(row._mapping) for row in session.execute(text(TASK_WORKERS), params)]
+    return [dict(row._mapping) for row in run(session, ADMIN["task_workers"], params)]

@@ -1,4 +1,5 @@
-"""The dead-letter queue: failed jobs reviewed, retried, discarded, in bulk or one by one."""
+"""Job operations, the dead-letter review: failed jobs reviewed, retried, discarded, in bulk
+or one by one (hiring_jobs/queue/operations.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import AuditLogEntry, ReviewAction
-from hiring_jobs.queue import dead_letters
+from hiring_jobs.queue import operations
 from hiring_jobs.queue.defer import defer
 from tests.support import tasks
 from tests.support.factories import make_user
@@ -26,8 +27,8 @@ def test_failed_jobs_are_pending_with_their_last_error(
 ) -> None:
     [job_id] = _fail(session_factory, "boom 1")
     with session_factory() as session:
-        [letter] = dead_letters.list_pending(session)
-        stats = dead_letters.stats(session)
+        [letter] = operations.pending_dead_letters(session)
+        stats = operations.dead_letter_stats(session)
     assert letter.job_id == job_id
     assert letter.task_name == "tests.fail"
     assert letter.args == {"message": "boom 1"}
@@ -43,7 +44,7 @@ def test_failures_group_by_task_and_normalised_error(
 ) -> None:
     _fail(session_factory, "user 1 missing", "user 2 missing", "disk full")
     with session_factory() as session:
-        found = dead_letters.groups(session)
+        found = operations.dead_letter_groups(session)
     assert [(group.count, group.exception_type) for group in found] == [
         (2, "builtins.RuntimeError"),
         (1, "builtins.RuntimeError"),
@@ -59,10 +60,10 @@ def test_retry_requeues_the_same_task_and_arguments_linked_to_the_original(
         [original] = [defer(session, tasks.fail, message="x")]
     run_worker_until_idle()
     with session_factory() as session, session.begin():
-        new_id = dead_letters.retry(session, original, by="ops", notes="fixed the relay")
+        new_id = operations.retry_dead_letter(session, original, by="ops", notes="fixed the relay")
     with session_factory() as session:
         [old, new] = jobs(session)
-        [review] = dead_letters.reviews(session, original)
+        [review] = operations.dead_letter_reviews(session, original)
         [entry] = session.scalars(select(AuditLogEntry))
     assert (old["id"], old["status"]) == (original, "failed")
     assert (new["id"], new["status"], new["args"]) == (new_id, "todo", {"message": "x"})
@@ -74,21 +75,23 @@ def test_retry_requeues_the_same_task_and_arguments_linked_to_the_original(
     assert (entry.actor, entry.action, entry.job_count) == ("ops", "dlq.retry", 1)
     del user
     with session_factory() as session:
-        assert dead_letters.list_pending(session) == []
-        with pytest.raises(dead_letters.DeadLetterError, match="already retried"):
-            dead_letters.retry(session, original, by="ops")
+        assert operations.pending_dead_letters(session) == []
+        with pytest.raises(operations.DeadLetterError, match="already retried"):
+            operations.retry_dead_letter(session, original, by="ops")
 
 
 def test_discard_and_resolve_keep_the_history(session_factory: sessionmaker[Session]) -> None:
     first, second = _fail(session_factory, "a", "b")
     with session_factory() as session, session.begin():
-        dead_letters.discard(session, first, by="ops", notes="known issue")
-        dead_letters.resolve(session, second, by="ops", notes="fixed by hand")
+        operations.discard_dead_letter(session, first, by="ops", notes="known issue")
+        operations.resolve_dead_letter(session, second, by="ops", notes="fixed by hand")
     with session_factory() as session:
-        assert dead_letters.list_pending(session) == []
-        assert dead_letters.stats(session).pending == 0
-        assert [r.action for r in dead_letters.reviews(session, first)] == [ReviewAction.DISCARDED]
-        assert dead_letters.get(session, first).reviewed
+        assert operations.pending_dead_letters(session) == []
+        assert operations.dead_letter_stats(session).pending == 0
+        assert [r.action for r in operations.dead_letter_reviews(session, first)] == [
+            ReviewAction.DISCARDED
+        ]
+        assert operations.dead_letter(session, first).reviewed
 
 
 def test_bulk_retry_by_fingerprint_touches_only_that_group(
@@ -96,12 +99,14 @@ def test_bulk_retry_by_fingerprint_touches_only_that_group(
 ) -> None:
     _fail(session_factory, "user 1 missing", "user 2 missing", "disk full")
     with session_factory() as session:
-        big = dead_letters.groups(session)[0]
+        big = operations.dead_letter_groups(session)[0]
     with session_factory() as session, session.begin():
-        new_ids = dead_letters.retry_many(session, fingerprint=big.error_fingerprint, by="ops")
+        new_ids = operations.retry_dead_letter_group(
+            session, fingerprint=big.error_fingerprint, by="ops"
+        )
     assert len(new_ids) == 2
     with session_factory() as session:
-        [left] = dead_letters.list_pending(session)
+        [left] = operations.pending_dead_letters(session)
         assert left.error_message == "disk full"
         [entry] = session.scalars(select(AuditLogEntry))
         assert (entry.action, entry.job_count) == ("dlq.retry_group", 2)
@@ -110,14 +115,14 @@ def test_bulk_retry_by_fingerprint_touches_only_that_group(
 def test_bulk_discard_by_task(session_factory: sessionmaker[Session]) -> None:
     _fail(session_factory, "a", "b", "c")
     with session_factory() as session, session.begin():
-        assert dead_letters.discard_many(session, task="tests.fail", by="ops") == 3
+        assert operations.discard_dead_letter_group(session, task="tests.fail", by="ops") == 3
     with session_factory() as session:
-        assert dead_letters.stats(session).pending == 0
+        assert operations.dead_letter_stats(session).pending == 0
 
 
 def test_a_bulk_action_must_name_its_group(session_factory: sessionmaker[Session]) -> None:
-    with session_factory() as session, pytest.raises(dead_letters.DeadLetterError):
-        dead_letters.retry_many(session, by="ops")
+    with session_factory() as session, pytest.raises(operations.DeadLetterError):
+        operations.retry_dead_letter_group(session, by="ops")
 
 
 def test_a_job_that_did_not_fail_is_not_a_dead_letter(
@@ -125,8 +130,8 @@ def test_a_job_that_did_not_fail_is_not_a_dead_letter(
 ) -> None:
     with session_factory() as session, session.begin():
         job_id = defer(session, tasks.echo, value=1)
-    with session_factory() as session, pytest.raises(dead_letters.DeadLetterError):
-        dead_letters.retry(session, job_id, by="ops")
+    with session_factory() as session, pytest.raises(operations.DeadLetterError):
+        operations.retry_dead_letter(session, job_id, by="ops")
 
 
 EXPECTED_GROUPS = """
@@ -136,7 +141,9 @@ GROUP BY 1, 2
 
 
 def _counted(session: Session) -> dict[tuple[str, str | None], int]:
-    return {(g.task_name, g.error_fingerprint): g.count for g in dead_letters.groups(session)}
+    return {
+        (g.task_name, g.error_fingerprint): g.count for g in operations.dead_letter_groups(session)
+    }
 
 
 def _expected(session: Session) -> dict[tuple[str, str | None], int]:
@@ -163,14 +170,14 @@ def test_group_counts_follow_every_way_a_failure_comes_and_goes_and_survive_fold
             session.commit()
             assert _counted(session) == _expected(session), change
 
-        folded = dead_letters.fold_counts(session)
+        folded = operations.fold_dead_letter_counts(session)
         session.commit()
         assert _counted(session) == _expected(session)
         assert folded == len(_expected(session)) == 2, "one row per group with failures left"
         assert session.scalar(text("SELECT count(*) FROM dead_letter_counts")) == folded
 
         session.execute(text("UPDATE dead_letters SET reviewed = true"))
-        dead_letters.fold_counts(session)
+        operations.fold_dead_letter_counts(session)
         session.commit()
         assert _counted(session) == {}
         assert session.scalar(text("SELECT count(*) FROM dead_letter_counts")) == 0
