@@ -182,3 +182,29 @@ def test_one_worker_table_keeps_each_workers_line_and_downgrade_restores_it(
         "pool",
         "started_at",
     ]
+
+
+def test_attempt_once_closes_orphaned_running_rows_and_dead_letter_counts_start_right(
+    empty_database_url: str,
+) -> None:
+    """0014 ends `running` rows no job runs any more (kept: a job still running them);
+    0015 counts the pending dead letters already there."""
+    schema.upgrade(empty_database_url, "0013_operator_views")
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (id, queue_name, task_name, args, status, attempts)"
+            " VALUES (1, 'q', 't', '{}', 'doing', 0), (2, 'q', 't', '{}', 'succeeded', 1),"
+            " (3, 'q', 't', '{}', 'failed', 1), (4, 'q', 't', '{}', 'failed', 1)"
+        )
+        conn.execute(
+            "INSERT INTO job_attempts (job_id, attempt, task_name, queue, outcome) VALUES"
+            " (1, 1, 't', 'q', 'running'), (2, 1, 't', 'q', 'running')"
+        )
+        conn.execute("UPDATE dead_letters SET reviewed = true WHERE job_id = 4")
+
+    schema.upgrade(empty_database_url, "0015_dead_letter_counts")
+    with psycopg.connect(empty_database_url) as conn:
+        outcomes = conn.execute("SELECT job_id, outcome FROM job_attempts ORDER BY job_id")
+        counts = conn.execute("SELECT task_name, pending FROM dead_letter_counts")
+        assert outcomes.fetchall() == [(1, "running"), (2, "interrupted")]
+        assert counts.fetchall() == [("t", 1)]
