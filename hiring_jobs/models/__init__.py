@@ -34,8 +34,10 @@ from hiring_jobs.models.queue import (
     JobAttempt,
     JobGroup,
     JobGroupMember,
+    KeyLimit,
     RateLimitBucket,
     ReviewAction,
+    TaskKey,
     ThroughputMinute,
 )
 from hiring_jobs.models.resumes import ParseStatus, Resume
@@ -82,6 +84,7 @@ __all__ = [
     "JobPayload",
     "JobPosting",
     "JobProgress",
+    "KeyLimit",
     "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",
@@ -100,6 +103,7 @@ __all__ = [
     "ReviewAction",
     "SkillSource",
     "StoredFile",
+    "TaskKey",
     "ThroughputMinute",
     "TokenPurpose",
     "TokenScope",

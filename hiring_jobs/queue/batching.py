@@ -32,6 +32,7 @@ from procrastinate import job_context, jobs, retry, utils
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
+from hiring_jobs.queue import keys
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
 from hiring_jobs.queue.control import QueueControl
 from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
@@ -57,6 +58,9 @@ logger = logging.getLogger(__name__)
 # 100,000 waiting, against 1.2 ms this way. The final UPDATE takes its ids as an array, an
 # index lookup whatever the estimates of the LIMITs (which come from columns).
 FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
+NEXT_KEY_TOKEN = QUEUE["next_key_token"]
+# Wake a little after a key's next token is due, so that the fetch finds it there.
+TOKEN_MARGIN_SECONDS = 0.02
 
 
 def make_worker(app: Any, *, slots: QueueSlots, batch_size: int, **worker_args: Any) -> Worker:
@@ -103,19 +107,29 @@ class BatchingWorker(Worker):
         # Pause and slots changed at run time: paused queues get no free slot.
         self._control = QueueControl(slots, self._counter, wake=self._new_job_event.set)
         self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
+        self._ended = 0  # jobs ended so far: tells the fetch loop one ended meanwhile
+        self._keyed_rates = keys.has_rates()
+        self._token_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
         """Fetch for every queue with free slots until nothing more can start now."""
         if not self._control.loaded.is_set():
             await utils.wait_any(self._control.loaded.wait(), self._stop_event.wait())
         while not self._stop_event.is_set():
-            free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
+            # Cleared before the free slots are read: a job ending from here on wakes us.
             self._new_job_event.clear()
+            ended_before = self._ended
+            free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
             fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
                 await self._start_or_reject(job)
-            if fetched:
+            if fetched or self._ended != ended_before:
+                # Also when a job ended during the fetch: its slot (or its key) is free
+                # and that fetch did not know it; sleeping now could leave the slot idle
+                # with jobs waiting until the next notification or poll.
                 continue
+            if self._keyed_rates and any(free.values()):
+                await self._wake_for_next_token()
             if self.wait or all(free.values()) or not self._running_jobs:
                 # Upstream's outer loop waits for a notification, the polling interval
                 # or a finishing job of a full queue (_on_job_complete). Nothing running:
@@ -169,8 +183,24 @@ class BatchingWorker(Worker):
         self._running_jobs[task] = context
         task.add_done_callback(self._on_job_complete)
 
+    async def _wake_for_next_token(self) -> None:
+        """Fetch again when the next token of a rate-limited key with jobs waiting is due:
+        a job held by its key's rate gets no notification (queue/keys.py)."""
+        row = await self.app.connector.execute_query_one_async(NEXT_KEY_TOKEN)  # type: ignore[arg-type]
+        seconds = row["seconds"] if row else None
+        if seconds is None:
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + float(seconds) + TOKEN_MARGIN_SECONDS
+        if self._token_timer is not None and not self._token_timer.cancelled():
+            if self._token_timer.when() <= due and self._token_timer.when() > loop.time():
+                return  # an earlier wake-up is already set
+            self._token_timer.cancel()
+        self._token_timer = loop.call_at(due, self._new_job_event.set)
+
     def _on_job_complete(self, task: asyncio.Task[Any]) -> None:
         context = self._running_jobs.pop(task)
+        self._ended += 1
         self._slot_freed.set()
         if self._counter.release(context.job.queue):
             self._new_job_event.set()  # that queue was full: its waiting jobs can start

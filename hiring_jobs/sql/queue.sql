@@ -415,7 +415,14 @@ LIMIT 1000;
 
 
 -- fetch_jobs --
--- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots
+-- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots, within key limits, round-robin across keys
+-- Unkeyed jobs are read as before (hj_jobs_todo_unkeyed); keyed ones key by key (a loose
+-- index scan of hj_jobs_todo_keyed: one probe per waiting key), each key's first jobs up
+-- to what hj_key_allowance (migration 0016) lets it start now. Each candidate's rank is
+-- its place within its key (unkeyed jobs are one more key) and priority; the best by
+-- (priority, rank, id) win, up to each bucket's free slots: round-robin across keys.
+-- The keys whose rate was spent get their bucket refilled and debited in the same
+-- statement, on the rows hj_key_allowance locked.
 WITH RECURSIVE waiting_queue(queue_name) AS (
     (SELECT jobs.queue_name
        FROM procrastinate_jobs AS jobs
@@ -439,14 +446,43 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
       FROM waiting_queue
      WHERE waiting_queue.queue_name IS NOT NULL
        AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
-), candidate AS MATERIALIZED (
-    SELECT picked.id, picked.priority, bucket.shared
+), waiting_key(queue_name, hj_key) AS (
+    SELECT bucket.queue_name,
+           (SELECT jobs.hj_key
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key IS NOT NULL
+             ORDER BY jobs.hj_key
+             LIMIT 1)
+      FROM bucket
+    UNION ALL
+    SELECT waiting_key.queue_name,
+           (SELECT jobs.hj_key
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = waiting_key.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key > waiting_key.hj_key
+             ORDER BY jobs.hj_key
+             LIMIT 1)
+      FROM waiting_key
+     WHERE waiting_key.hj_key IS NOT NULL
+), key_allowance AS MATERIALIZED (
+    SELECT allowed.hj_key, allowed.allowance
+      FROM (SELECT ARRAY(SELECT DISTINCT waiting_key.hj_key FROM waiting_key
+                          WHERE waiting_key.hj_key IS NOT NULL) AS keys) AS waiting
+     CROSS JOIN LATERAL hj_key_allowance(waiting.keys) AS allowed
+     WHERE cardinality(waiting.keys) > 0
+), unkeyed AS MATERIALIZED (
+    SELECT picked.id, picked.priority, CAST(NULL AS text) AS hj_key, picked.rank,
+           bucket.queue_name, bucket.free, bucket.shared
       FROM bucket
      CROSS JOIN LATERAL (
-        SELECT jobs.id, jobs.priority
-          FROM procrastinate_jobs AS jobs
-         WHERE jobs.queue_name = bucket.queue_name AND 
-           jobs.status = 'todo'
+        SELECT locked.id, locked.priority,
+               row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id) AS rank
+          FROM (
+            SELECT jobs.id, jobs.priority
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key IS NULL
        AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
        AND (jobs.lock IS NULL
             OR NOT EXISTS (
@@ -458,20 +494,89 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
                                AND (other_jobs.priority > jobs.priority
                                     OR (other_jobs.priority = jobs.priority
                                         AND other_jobs.id < jobs.id))))))
-
-         ORDER BY jobs.priority DESC, jobs.id ASC
-         LIMIT bucket.free
-           FOR UPDATE OF jobs SKIP LOCKED
+             ORDER BY jobs.priority DESC, jobs.id ASC
+             LIMIT bucket.free
+               FOR UPDATE OF jobs SKIP LOCKED
+          ) AS locked
      ) AS picked
-), chosen AS (
-    SELECT id FROM candidate WHERE NOT shared
+), keyed AS MATERIALIZED (
+    SELECT picked.id, picked.priority, waiting_key.hj_key, picked.rank,
+           bucket.queue_name, bucket.free, bucket.shared
+      FROM waiting_key
+      JOIN bucket ON bucket.queue_name = waiting_key.queue_name
+      LEFT JOIN key_allowance ON key_allowance.hj_key = waiting_key.hj_key
+     CROSS JOIN LATERAL (
+        SELECT locked.id, locked.priority,
+               row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id) AS rank
+          FROM (
+            SELECT jobs.id, jobs.priority
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = waiting_key.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key = waiting_key.hj_key
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND (jobs.lock IS NULL
+            OR NOT EXISTS (
+                   SELECT 1
+                     FROM procrastinate_jobs AS other_jobs
+                    WHERE other_jobs.lock = jobs.lock
+                      AND (other_jobs.status = 'doing'
+                           OR (other_jobs.status = 'todo'
+                               AND (other_jobs.priority > jobs.priority
+                                    OR (other_jobs.priority = jobs.priority
+                                        AND other_jobs.id < jobs.id))))))
+             ORDER BY jobs.priority DESC, jobs.id ASC
+             LIMIT greatest(0, least(bucket.free, coalesce(key_allowance.allowance, bucket.free)))
+               FOR UPDATE OF jobs SKIP LOCKED
+          ) AS locked
+     ) AS picked
+     WHERE waiting_key.hj_key IS NOT NULL AND coalesce(key_allowance.allowance, 1) > 0
+), candidate AS (
+    SELECT unkeyed.*, 1 AS nth_of_key FROM unkeyed
     UNION ALL
-    (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
+    -- A key waiting in two buckets: its allowance counts for both.
+    SELECT keyed.*, row_number() OVER (
+               PARTITION BY keyed.hj_key ORDER BY keyed.priority DESC, keyed.rank, keyed.id)
+      FROM keyed
+), ranked AS (
+    SELECT candidate.id, candidate.hj_key, candidate.free,
+           row_number() OVER (
+               PARTITION BY candidate.shared, CASE WHEN candidate.shared THEN NULL
+                                                   ELSE candidate.queue_name END
+               ORDER BY candidate.priority DESC, candidate.rank, candidate.id) AS nth
+      FROM candidate
+      LEFT JOIN key_allowance ON key_allowance.hj_key = candidate.hj_key
+     WHERE key_allowance.allowance IS NULL OR candidate.nth_of_key <= key_allowance.allowance
+), chosen AS MATERIALIZED (
+    SELECT ranked.id, ranked.hj_key FROM ranked WHERE ranked.nth <= ranked.free
+), spent AS (
+    UPDATE rate_limit_buckets AS tokens
+       SET tokens = least(tokens.capacity, tokens.tokens + tokens.per_second
+                          * extract(epoch FROM clock_timestamp() - tokens.refilled_at))
+                    - taken.n,
+           refilled_at = clock_timestamp()
+      FROM (SELECT chosen.hj_key, count(*) AS n FROM chosen
+             WHERE chosen.hj_key IS NOT NULL GROUP BY chosen.hj_key) AS taken
+     WHERE tokens.name = taken.hj_key AND tokens.per_second > 0
 )
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
  WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
 RETURNING procrastinate_jobs.*;
+
+-- next_key_token --
+-- Seconds until the next token of a rate-limited key with ready jobs waiting, if any (queue/batching.py)
+SELECT extract(epoch FROM min(
+           bucket.refilled_at
+           + make_interval(secs => (1 - bucket.tokens) / bucket.per_second)
+           - clock_timestamp())) AS seconds
+  FROM rate_limit_buckets AS bucket
+ WHERE bucket.per_second > 0 AND bucket.tokens < 1
+   -- Due later: a token due already is not what holds those jobs (max_running, a lock...).
+   AND bucket.refilled_at + make_interval(secs => (1 - bucket.tokens) / bucket.per_second)
+       > clock_timestamp()
+   AND EXISTS (SELECT 1 FROM procrastinate_jobs AS jobs
+                WHERE jobs.hj_key = bucket.name AND jobs.status = 'todo'
+                  AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now()));
 
 -- finish_owned_jobs --
 -- Finish jobs still `doing` under this worker, in one fenced UPDATE that also lets go of the worker (queue/manager.py)
