@@ -472,13 +472,15 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
      CROSS JOIN LATERAL hj_key_allowance(waiting.keys) AS allowed
      WHERE cardinality(waiting.keys) > 0
 ), unkeyed AS MATERIALIZED (
-    SELECT picked.id, picked.priority, CAST(NULL AS text) AS hj_key, picked.rank,
+    -- Ranked across the queues of the shared bucket too: among them, by id as before.
+    SELECT picked.id, picked.priority, CAST(NULL AS text) AS hj_key,
+           row_number() OVER (
+               PARTITION BY bucket.shared, CASE WHEN bucket.shared THEN NULL
+                                                ELSE bucket.queue_name END, picked.priority
+               ORDER BY picked.id) AS rank,
            bucket.queue_name, bucket.free, bucket.shared
       FROM bucket
      CROSS JOIN LATERAL (
-        SELECT locked.id, locked.priority,
-               row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id) AS rank
-          FROM (
             SELECT jobs.id, jobs.priority
               FROM procrastinate_jobs AS jobs
              WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
@@ -497,7 +499,6 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
              ORDER BY jobs.priority DESC, jobs.id ASC
              LIMIT bucket.free
                FOR UPDATE OF jobs SKIP LOCKED
-          ) AS locked
      ) AS picked
 ), keyed AS MATERIALIZED (
     SELECT picked.id, picked.priority, waiting_key.hj_key, picked.rank,
