@@ -418,7 +418,10 @@ LIMIT 1000;
 -- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots, within key limits, round-robin across keys
 -- Unkeyed jobs are read as before (hj_jobs_todo_unkeyed); keyed ones key by key (a loose
 -- index scan of hj_jobs_todo_keyed: one probe per waiting key), each key's first jobs up
--- to what hj_key_allowance (migration 0016) lets it start now. Each candidate's rank is
+-- to what hj_key_allowance (migration 0016) lets it start now, and to one more than its
+-- share of the free slots when many keys wait: a key's first jobs, by priority, are always
+-- among the candidates, its later ones may wait for the next fetch even at a higher priority
+-- than other keys' jobs (with 1,000 keys waiting this cut the fetch from 55 to ~20 ms). Each candidate's rank is
 -- its place within its key (unkeyed jobs are one more key) and priority; the best by
 -- (priority, rank, id) win, up to each bucket's free slots: round-robin across keys.
 -- The keys whose rate was spent get their bucket refilled and debited in the same
@@ -471,14 +474,11 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
                           WHERE waiting_key.hj_key IS NOT NULL) AS keys) AS waiting
      CROSS JOIN LATERAL hj_key_allowance(waiting.keys) AS allowed
      WHERE cardinality(waiting.keys) > 0
+), key_count AS MATERIALIZED (
+    SELECT waiting_key.queue_name, count(*) AS keys
+      FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL GROUP BY waiting_key.queue_name
 ), unkeyed AS MATERIALIZED (
-    -- Ranked across the queues of the shared bucket too: among them, by id as before.
-    SELECT picked.id, picked.priority, CAST(NULL AS text) AS hj_key,
-           row_number() OVER (
-               PARTITION BY bucket.shared, CASE WHEN bucket.shared THEN NULL
-                                                ELSE bucket.queue_name END, picked.priority
-               ORDER BY picked.id) AS rank,
-           bucket.queue_name, bucket.free, bucket.shared
+    SELECT picked.id, picked.priority, bucket.queue_name, bucket.free, bucket.shared
       FROM bucket
      CROSS JOIN LATERAL (
             SELECT jobs.id, jobs.priority
@@ -505,6 +505,7 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
            bucket.queue_name, bucket.free, bucket.shared
       FROM waiting_key
       JOIN bucket ON bucket.queue_name = waiting_key.queue_name
+      JOIN key_count ON key_count.queue_name = waiting_key.queue_name
       LEFT JOIN key_allowance ON key_allowance.hj_key = waiting_key.hj_key
      CROSS JOIN LATERAL (
         SELECT locked.id, locked.priority,
@@ -526,13 +527,23 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
                                     OR (other_jobs.priority = jobs.priority
                                         AND other_jobs.id < jobs.id))))))
              ORDER BY jobs.priority DESC, jobs.id ASC
-             LIMIT greatest(0, least(bucket.free, coalesce(key_allowance.allowance, bucket.free)))
+             -- With many keys waiting, each key's first few: one more than its round-robin
+             -- share of the free slots.
+             LIMIT greatest(0, least(bucket.free, coalesce(key_allowance.allowance, bucket.free),
+                                     (bucket.free + key_count.keys - 1) / key_count.keys + 1))
                FOR UPDATE OF jobs SKIP LOCKED
           ) AS locked
      ) AS picked
      WHERE waiting_key.hj_key IS NOT NULL AND coalesce(key_allowance.allowance, 1) > 0
 ), candidate AS (
-    SELECT unkeyed.*, 1 AS nth_of_key FROM unkeyed
+    -- Unkeyed jobs are one more key, ranked across the queues of the shared bucket too.
+    SELECT unkeyed.id, unkeyed.priority, CAST(NULL AS text) AS hj_key,
+           row_number() OVER (
+               PARTITION BY unkeyed.shared, CASE WHEN unkeyed.shared THEN NULL
+                                                 ELSE unkeyed.queue_name END, unkeyed.priority
+               ORDER BY unkeyed.id) AS rank,
+           unkeyed.queue_name, unkeyed.free, unkeyed.shared, 1 AS nth_of_key
+      FROM unkeyed
     UNION ALL
     -- A key waiting in two buckets: its allowance counts for both.
     SELECT keyed.*, row_number() OVER (
@@ -548,7 +559,17 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
       LEFT JOIN key_allowance ON key_allowance.hj_key = candidate.hj_key
      WHERE key_allowance.allowance IS NULL OR candidate.nth_of_key <= key_allowance.allowance
 ), chosen AS MATERIALIZED (
-    SELECT ranked.id, ranked.hj_key FROM ranked WHERE ranked.nth <= ranked.free
+    -- No keyed candidate (no keyed job waits, or every such key is at its limit): the
+    -- unkeyed jobs as before keys existed, without ranking them (the hot path).
+    SELECT unkeyed.id, CAST(NULL AS text) AS hj_key
+      FROM unkeyed WHERE NOT unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
+    UNION ALL
+    (SELECT unkeyed.id, CAST(NULL AS text)
+       FROM unkeyed WHERE unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
+      ORDER BY unkeyed.priority DESC, unkeyed.id LIMIT %(other_free)s)
+    UNION ALL
+    SELECT ranked.id, ranked.hj_key
+      FROM ranked WHERE ranked.nth <= ranked.free AND EXISTS (SELECT 1 FROM keyed)
 ), spent AS (
     UPDATE rate_limit_buckets AS tokens
        SET tokens = least(tokens.capacity, tokens.tokens + tokens.per_second

@@ -111,7 +111,8 @@ def upgrade() -> None:
     )
     # Key values can be longer than the email limit's names.
     op.alter_column("rate_limit_buckets", "name", type_=sa.Text(), existing_nullable=False)
-    op.execute("ALTER TABLE procrastinate_jobs ADD COLUMN hj_key text")
+    # Byte order: keys are compared and sorted on every keyed fetch.
+    op.execute('ALTER TABLE procrastinate_jobs ADD COLUMN hj_key text COLLATE "C"')
     # Waiting keyed jobs, key by key, in fetch order: the fetch skips from key to key.
     op.execute(
         "CREATE INDEX hj_jobs_todo_keyed ON procrastinate_jobs"
