@@ -508,8 +508,15 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
       JOIN key_count ON key_count.queue_name = waiting_key.queue_name
       LEFT JOIN key_allowance ON key_allowance.hj_key = waiting_key.hj_key
      CROSS JOIN LATERAL (
+        -- Its running jobs count as the key's first turns (hj_jobs_doing_keyed): a key
+        -- with 4 running waits behind one with none, whatever their ids.
+        SELECT count(*) AS n FROM procrastinate_jobs AS running
+         WHERE running.hj_key = waiting_key.hj_key AND running.status = 'doing'
+     ) AS running
+     CROSS JOIN LATERAL (
         SELECT locked.id, locked.priority,
-               row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id) AS rank
+               running.n + row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id)
+                   AS rank
           FROM (
             SELECT jobs.id, jobs.priority
               FROM procrastinate_jobs AS jobs

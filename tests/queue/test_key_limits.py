@@ -7,14 +7,20 @@ on those intervals.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy.orm import Session
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.queue import batching
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from tests.support import tasks
+from tests.support.processes import cli_env, start_cli, wait_for
 
 
 def fetch(database_url: str, free: dict[str, int]) -> list[dict[str, Any]]:
@@ -112,3 +118,233 @@ def test_fair_share_takes_jobs_round_robin_across_keys_and_priorities_still_win(
     assert taken == {urgent[0], a[0], b[0], plain[0]}
     taken = {row["id"] for row in fetch(database_url, {"default": 5})}
     assert taken == {a[1], b[1], plain[1], a[2], a[3]}, "then a alone"
+
+
+def test_a_key_waiting_in_two_queues_gets_its_allowance_once(
+    session: Session, database_url: str
+) -> None:
+    defer_many(session, tasks.capped_run, "a", 3)
+    defer_many(session, tasks.capped_run, "a", 3, options={"queue": "email"})
+    assert len(fetch(database_url, {"default": 8, "email": 8})) == 2
+
+
+def test_with_more_keys_than_slots_every_key_gets_its_turn_before_any_gets_two(
+    session: Session, database_url: str
+) -> None:
+    for tenant in range(12):
+        defer_many(session, tasks.fair_run, f"t{tenant:02}", 3)
+    taken = fetch(database_url, {"default": 8})
+    assert len(taken) == 8
+    assert len({row["hj_key"] for row in taken}) == 8, "one job each of 8 keys"
+    taken += fetch(database_url, {"default": 8})
+    assert len({row["hj_key"] for row in taken}) == 12, "the other 4 keys come next"
+
+
+# ---------------------------------------------------------------- real worker processes
+
+
+def _scalar(database_url: str, sql: str, **params: object) -> Any:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def four_workers(database_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Four worker processes (one supervisor), each with 8 slots for `default`."""
+    yield from _workers(database_url, tmp_path, processes=4, slots=8)
+
+
+@pytest.fixture
+def one_worker(database_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """One worker process with 4 slots for `default`."""
+    yield from _workers(database_url, tmp_path, processes=1, slots=4)
+
+
+def _workers(
+    database_url: str, tmp_path: Path, *, processes: int, slots: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = cli_env(
+        DATABASE_URL=database_url,
+        HIRING_JOBS_TASK_MODULES="tests.support.tasks",
+        HIRING_JOBS_WORKER_PROCESSES=str(processes),
+    )
+    worker = start_cli(
+        "worker", "--queues", f"default={slots}", env=env, log=tmp_path / "worker.log"
+    )
+    try:
+        wait_for(
+            lambda: _scalar(database_url, "SELECT count(*) FROM queue_workers") == processes,
+            timeout=120,
+            what=f"{processes} worker processes to report to queue control",
+            process=worker,
+        )
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _runs(log: Path) -> list[tuple[str, float, float]]:
+    """(tenant, start, end) of every run in the log; the key is `<tenant>-<n>`."""
+    starts: dict[str, tuple[str, float]] = {}
+    runs = []
+    for line in log.read_text().splitlines():
+        key, run, _pid, event, at = line.split()
+        if event == "start":
+            starts[run] = (key.split("-")[0], float(at))
+        elif event == "end":
+            tenant, started = starts.pop(run)
+            runs.append((tenant, started, float(at)))
+    return runs
+
+
+def _max_overlap(runs: list[tuple[str, float, float]]) -> int:
+    edges = sorted([(start, 1) for _, start, _ in runs] + [(end, -1) for _, _, end in runs])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def _defer_runs(
+    factory: sessionmaker[Session], task: Any, log: Path, tenant: str, n: int, seconds: float
+) -> list[int]:
+    with factory() as session, session.begin():
+        return batch_defer(
+            session,
+            task,
+            [{"log": str(log), "key": f"{tenant}-{i}", "tenant": tenant, "seconds": seconds}
+             for i in range(n)],
+        )  # fmt: skip
+
+
+def _all_done(database_url: str, task: str) -> bool:
+    return not _scalar(
+        database_url,
+        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %(t)s"
+        " AND status IN ('todo', 'doing')",
+        t=task,
+    )
+
+
+@pytest.mark.slow
+def test_max_running_per_key_holds_under_four_processes_of_eight_slots(
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    four_workers: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    log.touch()
+    for tenant in ("acme", "globex", "initech"):
+        _defer_runs(session_factory, tasks.capped_run, log, tenant, 16, 0.3)
+    wait_for(
+        lambda: _all_done(database_url, "tests.capped_run"),
+        timeout=240,
+        what="every capped job to run",
+        process=four_workers,
+    )
+    runs = _runs(log)
+    assert len(runs) == 48
+    peaks = {t: _max_overlap([r for r in runs if r[0] == t]) for t in ("acme", "globex", "initech")}
+    assert all(peak <= 2 for peak in peaks.values()), peaks
+    assert _max_overlap(runs) > 2, "tenants ran side by side: the limit is per key"
+    attempts = _scalar(
+        database_url,
+        "SELECT array_agg(DISTINCT attempts) FROM procrastinate_jobs"
+        " WHERE task_name = 'tests.capped_run'",
+    )
+    assert attempts == [1], "each job ran once: waiting on its key spent no attempt"
+
+
+@pytest.mark.slow
+def test_a_key_rate_holds_across_processes_and_its_jobs_start_when_tokens_come(
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    four_workers: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    log.touch()
+    _defer_runs(session_factory, tasks.rated_run, log, "acme", 20, 0.05)
+    _defer_runs(session_factory, tasks.rated_run, log, "globex", 20, 0.05)
+    wait_for(
+        lambda: _all_done(database_url, "tests.rated_run"),
+        timeout=240,
+        what="every rated job to run",
+        process=four_workers,
+    )
+    assert len(_runs(log)) == 40
+    for tenant in ("acme", "globex"):
+        # When each job was fetched (its `started` event): what the limit governs.
+        with psycopg.connect(database_url) as conn:
+            starts = sorted(
+                row[0]
+                for row in conn.execute(
+                    "SELECT extract(epoch FROM e.at)::float8 FROM procrastinate_events e"
+                    " JOIN procrastinate_jobs j ON j.id = e.job_id"
+                    " WHERE e.type = 'started' AND j.hj_key = %(k)s",
+                    {"k": f"tenant_rate:{tenant}"},
+                )
+            )
+        # 6 per 2 s with a burst of 1: at most 7 starts in any 2-second window.
+        busiest = max(sum(1 for s in starts if first <= s < first + 2.0) for first in starts)
+        assert busiest <= 7, (tenant, busiest)
+        # 19 tokens at 3/s after the first: about 6.3 s; far less than polling each 5 s
+        # would take (a wake-up at each token's time, not a poll).
+        assert 5.5 < starts[-1] - starts[0] < 30, starts
+
+
+@pytest.mark.slow
+def test_fair_share_a_single_job_of_b_starts_within_two_rounds_of_slots_behind_a_backlog(
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    one_worker: subprocess.Popen[bytes],
+    tmp_path: Path,
+) -> None:
+    slots = 4
+    log = tmp_path / "runs.log"
+    log.touch()
+    _defer_runs(session_factory, tasks.fair_run, log, "a", 2000, 0.02)
+    wait_for(
+        lambda: len(log.read_text().splitlines()) >= 20,
+        timeout=120,
+        what="a's backlog to be running",
+        process=one_worker,
+    )
+    [b_job] = _defer_runs(session_factory, tasks.fair_run, log, "b", 1, 0.0)
+    deferred_at = _scalar(
+        database_url,
+        "SELECT extract(epoch FROM at) FROM procrastinate_events"
+        " WHERE job_id = %(id)s AND type = 'deferred'",
+        id=b_job,
+    )
+    wait_for(
+        lambda: _scalar(
+            database_url, "SELECT status FROM procrastinate_jobs WHERE id = %(id)s", id=b_job
+        ) == "succeeded",
+        timeout=120,
+        what="b's job to run",
+        process=one_worker,
+    )  # fmt: skip
+    position = _scalar(
+        database_url,
+        "SELECT count(*) FROM procrastinate_events WHERE type = 'started' AND job_id <> %(id)s"
+        " AND at > to_timestamp(%(since)s) AND at < (SELECT at FROM procrastinate_events"
+        " WHERE job_id = %(id)s AND type = 'started')",
+        id=b_job,
+        since=float(deferred_at),
+    )
+    waiting = _scalar(
+        database_url,
+        "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'"
+        " AND task_name = 'tests.fair_run'",
+    )
+    assert waiting > 1000, "a's backlog was still there when b's job ran"
+    assert position <= 2 * slots, f"b's job started after {position} of a's jobs"
