@@ -3,7 +3,9 @@
 Each reason is one check against the database as it is now: scheduled for later, retry
 backoff (until when, after which error), its queue paused, no live worker serving its
 queue, every slot of its queue busy (with which jobs, since when), its lock held or
-claimed first by another job, jobs of higher priority or earlier ahead of it. A job can be
+claimed first by another job, its key at its max_running (which running jobs hold it) or
+out of rate (until when), jobs of higher priority or earlier ahead of it, or, for a keyed
+job, jobs of other keys ahead of it in the fair share (queue/keys.py). A job can be
 held by several at once; all are listed, in that order. Messages carry ids, times, queue
 and task names and exception types, never arguments or error text (personal data): the
 last error's message is a separate field that callers mask (web.masking).
@@ -12,7 +14,7 @@ last error's message is a separate field that callers mask (web.masking).
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -28,7 +30,7 @@ SHOWN_RUNNING = 10
 @dataclasses.dataclass(frozen=True)
 class Reason:
     code: str  # scheduled, retry_backoff, queue_paused, no_worker, slots_busy, lock_held,
-    # lock_queued, jobs_ahead, not_waiting, nothing
+    # lock_queued, key_concurrency, key_rate, jobs_ahead, fair_share, not_waiting, nothing
     message: str
     until: datetime | None = None
     job_ids: tuple[int, ...] = ()
@@ -66,7 +68,7 @@ def _at(value: datetime) -> str:
 
 _JOB = """
 SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
-       j.scheduled_at > now() AS in_future, now() AS now
+       j.hj_key, j.scheduled_at > now() AS in_future, now() AS now
 FROM procrastinate_jobs j WHERE j.id = :id
 """
 
@@ -84,7 +86,7 @@ def explain(session: Session, job_id: int) -> Explanation | None:
     if job.status != "todo":
         reason = Reason("not_waiting", f"job {job_id} is not waiting: it is {job.status}")
         return Explanation(job_id, job.status, job.queue_name, [reason])
-    checks = (_schedule, _queue_and_workers, _lock, _ahead)
+    checks = (_schedule, _queue_and_workers, _lock, _key_limits, _ahead, _fair_share)
     reasons = [reason for check in checks for reason in check(session, job)]
     if not reasons:
         reasons = [
@@ -237,6 +239,16 @@ def _lock(session: Session, job: Any) -> list[Reason]:
     ]
 
 
+_AHEAD_OF_KEYED = f"""
+SELECT count(*) FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.queue_name = :queue AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+      AND j.priority > :priority AND j.id <> :id
+    LIMIT {AHEAD_CAP + 1}
+) ahead
+"""
+
 _AHEAD = f"""
 SELECT count(*) FROM (
     SELECT 1 FROM procrastinate_jobs j
@@ -250,15 +262,127 @@ SELECT count(*) FROM (
 
 def _ahead(session: Session, job: Any) -> list[Reason]:
     ahead = session.scalar(
-        text(_AHEAD), {"queue": job.queue_name, "priority": job.priority, "id": job.id}
+        text(_AHEAD if job.hj_key is None else _AHEAD_OF_KEYED),
+        {"queue": job.queue_name, "priority": job.priority, "id": job.id},
     )
     if not ahead:
         return []
     count = f"{AHEAD_CAP:,}+" if ahead > AHEAD_CAP else f"{ahead:,}"
+    if job.hj_key is not None:  # the same priority is the fair share's (below)
+        what = "higher priority"
+    else:
+        what = "higher priority, or the same priority and deferred earlier"
+    return [
+        Reason("jobs_ahead", f"{count} ready jobs of queue {job.queue_name} come first ({what})")
+    ]
+
+
+# A keyed job's turn: its key's running jobs plus its place among its key's ready jobs of
+# its priority (hiring_jobs/sql/queue.sql, fetch_jobs). Each other key at that priority
+# comes first with as many ready jobs as it has turns before that one (ties, which go by
+# id, are not counted); unkeyed jobs are one more key whose running jobs are not counted.
+_FAIR_SHARE = f"""
+WITH mine AS (
+    SELECT (SELECT count(*) FROM procrastinate_jobs r
+             WHERE r.hj_key = :key AND r.status = 'doing')
+           + (SELECT count(*) FROM procrastinate_jobs j
+               WHERE j.queue_name = :queue AND j.hj_key = :key AND j.status = 'todo'
+                 AND j.priority = :priority AND j.id < :id
+                 AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())) + 1 AS turn
+), other AS (
+    SELECT j.hj_key, count(*) AS ready
+      FROM (SELECT hj_key FROM procrastinate_jobs
+             WHERE queue_name = :queue AND status = 'todo' AND priority = :priority
+               AND hj_key IS DISTINCT FROM :key
+               AND (scheduled_at IS NULL OR scheduled_at <= now())
+             LIMIT {AHEAD_CAP * 10}) j
+     GROUP BY j.hj_key
+)
+SELECT coalesce(sum(least(other.ready, greatest(0, mine.turn - 1 - CASE
+           WHEN other.hj_key IS NULL THEN 0
+           ELSE (SELECT count(*) FROM procrastinate_jobs r
+                  WHERE r.hj_key = other.hj_key AND r.status = 'doing') END))), 0) AS ahead,
+       count(other.hj_key) AS keys, max(mine.turn) AS turn
+  FROM mine LEFT JOIN other ON true
+"""
+
+
+def _fair_share(session: Session, job: Any) -> list[Reason]:
+    if job.hj_key is None:
+        return []
+    row = session.execute(
+        text(_FAIR_SHARE),
+        {"key": job.hj_key, "queue": job.queue_name, "priority": job.priority, "id": job.id},
+    ).one()
+    if not row.ahead:
+        return []
     return [
         Reason(
-            "jobs_ahead",
-            f"{count} ready jobs of queue {job.queue_name} come first (higher priority, or"
-            f" the same priority and deferred earlier)",
+            "fair_share",
+            f"fair share: {row.ahead:,} ready jobs of other keys of queue {job.queue_name}"
+            f" come first (its key {job.hj_key} is on its turn {row.turn:,}, counting its"
+            " running jobs; keys take turns)",
         )
     ]
+
+
+_KEY_STATE = """
+SELECT l.max_running, b.per_second, b.capacity,
+       least(b.capacity, b.tokens + b.per_second
+             * extract(epoch FROM clock_timestamp() - b.refilled_at)) AS tokens,
+       clock_timestamp() AS now
+FROM hj_key_limits l
+LEFT JOIN rate_limit_buckets b ON b.name = :key
+WHERE l.key_name = split_part(:key, ':', 1)
+"""
+
+_KEY_RUNNING = """
+SELECT j.id, a.started_at
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT started_at FROM job_attempts WHERE job_id = j.id
+    ORDER BY attempt DESC, id DESC LIMIT 1
+) a ON true
+WHERE j.hj_key = :key AND j.status = 'doing'
+ORDER BY a.started_at NULLS LAST, j.id
+"""
+
+
+def _key_limits(session: Session, job: Any) -> list[Reason]:
+    """Its key at max_running (by which jobs), or out of rate tokens (until when)."""
+    if job.hj_key is None:
+        return []
+    state = session.execute(text(_KEY_STATE), {"key": job.hj_key}).one_or_none()
+    if state is None:
+        return []
+    reasons = []
+    if state.max_running is not None:
+        running = session.execute(text(_KEY_RUNNING), {"key": job.hj_key}).all()
+        if len(running) >= state.max_running:
+            shown = ", ".join(
+                f"job {row.id}" + (f" (since {_at(row.started_at)})" if row.started_at else "")
+                for row in running[:SHOWN_RUNNING]
+            )
+            more = (
+                f" and {len(running) - SHOWN_RUNNING} more" if len(running) > SHOWN_RUNNING else ""
+            )
+            reasons.append(
+                Reason(
+                    "key_concurrency",
+                    f"its key {job.hj_key} runs {len(running)} jobs, its limit is"
+                    f" {state.max_running}: {shown}{more}",
+                    job_ids=tuple(row.id for row in running),
+                )
+            )
+    if state.per_second and state.tokens is not None and state.tokens < 1:
+        until = state.now + timedelta(seconds=(1 - state.tokens) / state.per_second)
+        per_minute = state.per_second * 60
+        reasons.append(
+            Reason(
+                "key_rate",
+                f"its key {job.hj_key} used up its rate ({per_minute:g}/min, burst"
+                f" {state.capacity:g}): next start at {_at(until)}",
+                until,
+            )
+        )
+    return reasons
