@@ -80,7 +80,7 @@ class Rate:
 
     def describe(self) -> str:
         period = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.seconds, f"{self.seconds:g} s")
-        return f"{self.count:g}/{period} (burst {self.capacity:g})"
+        return f"{self.count:g}/{period}, burst {self.capacity:g}"
 
 
 class RateLimited(Exception):
