@@ -5,16 +5,16 @@ Two measurements on the bench database:
 - `fetch_cost`: what one fetch of 8 jobs costs (EXPLAIN ANALYZE, rolled back) with
   `backlog` jobs waiting: unkeyed, keyed by one key at its max_running (the worst case:
   every waiting job is held), and keyed over many keys with fair share;
-- `measure`: A's `backlog` jobs queued, then one job of B, a worker with `slots` slots:
-  how many jobs started before B's, and B's pickup delay, with the jobs keyed by tenant
-  (fair share) and without a key (by id).
+- `measure`: A's `backlog` jobs queued and running, then one job of B, a worker with
+  `slots` slots: how many jobs started between B's defer and its start (its position),
+  and its pickup delay, with the jobs keyed by tenant (fair share) and without a key
+  (by id).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 from sqlalchemy.orm import sessionmaker
 
@@ -33,12 +33,13 @@ from tools.bench.common import (
 
 FETCH_FREE = 8
 JOB_SECONDS = 0.02
+A_STARTED_FIRST = 20
 
 
 @dataclasses.dataclass(frozen=True)
 class Pickup:
-    position: int  # jobs started before B's
-    delay_ms: float  # from B's commit to its start
+    position: int  # jobs started after B's defer, before B's start
+    delay_ms: float  # from B's defer to its start (its events, the database's clock)
 
     def __str__(self) -> str:
         return f"position {self.position:,}, delay {self.delay_ms:,.0f} ms"
@@ -54,9 +55,16 @@ def measure(bench: Bench, *, fair: bool, backlog: int, slots: int) -> Pickup:
         wait_listening(bench, [worker], 1)
         with db.session_scope(factory) as session:
             batch_defer(session, task, [{"tenant": "A", "seconds": JOB_SECONDS}] * backlog)
+        # B arrives while A's backlog runs (its first jobs started), as in production.
+        wait_until(
+            lambda: _started(bench) >= A_STARTED_FIRST,
+            timeout=120,
+            what="A's backlog to run",
+            interval=0.02,
+            alive=worker.alive,
+        )
         with db.session_scope(factory) as session:
             b_id = defer(session, task, tenant="B", seconds=JOB_SECONDS)
-        committed = time.time()
         wait_until(
             lambda: _started_at(bench, b_id) is not None,
             timeout=120 + backlog * JOB_SECONDS,
@@ -68,12 +76,13 @@ def measure(bench: Bench, *, fair: bool, backlog: int, slots: int) -> Pickup:
             row = conn.execute(
                 "SELECT count(*) FROM procrastinate_events e WHERE e.type = 'started'"
                 " AND e.job_id <> %(b)s AND e.at < (SELECT min(at) FROM procrastinate_events"
-                " WHERE job_id = %(b)s AND type = 'started')",
+                " WHERE job_id = %(b)s AND type = 'started') AND e.at > (SELECT min(at)"
+                " FROM procrastinate_events WHERE job_id = %(b)s AND type = 'deferred')",
                 {"b": b_id},
             ).fetchone()
-        started = _started_at(bench, b_id)
-        assert started is not None and row is not None
-        return Pickup(position=int(row[0]), delay_ms=(started - committed) * 1000)
+        started, deferred = _started_at(bench, b_id), _event_at(bench, b_id, "deferred")
+        assert started is not None and deferred is not None and row is not None
+        return Pickup(position=int(row[0]), delay_ms=(started - deferred) * 1000)
     except BenchError as exc:
         raise BenchError(f"fairness: {exc}\n{worker.tail()}") from None
     finally:
@@ -81,12 +90,25 @@ def measure(bench: Bench, *, fair: bool, backlog: int, slots: int) -> Pickup:
         engine.dispose()
 
 
+def _started(bench: Bench) -> int:
+    with bench.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_events WHERE type = 'started'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _started_at(bench: Bench, job_id: int) -> float | None:
+    return _event_at(bench, job_id, "started")
+
+
+def _event_at(bench: Bench, job_id: int, event: str) -> float | None:
+    """When the job got that event, by the database's clock (the delay is server time)."""
     with bench.connect() as conn:
         row = conn.execute(
             "SELECT extract(epoch FROM min(at))::float8 FROM procrastinate_events"
-            " WHERE job_id = %s AND type = 'started'",
-            (job_id,),
+            " WHERE job_id = %s AND type = %s",
+            (job_id, event),
         ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
