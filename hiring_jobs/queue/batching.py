@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 # 100,000 waiting, against 1.2 ms this way. The final UPDATE takes its ids as an array, an
 # index lookup whatever the estimates of the LIMITs (which come from columns).
 FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
+# The same for unkeyed jobs only, while no keyed job waits in the worker's buckets: the
+# key machinery's plan costs about 1 ms a call even with nothing keyed waiting.
+FETCH_UNKEYED_JOBS = QUEUE["fetch_jobs_unkeyed"]
 NEXT_KEY_TOKEN = QUEUE["next_key_token"]
 # Wake a little after a key's next token is due, so that the fetch finds it there.
 TOKEN_MARGIN_SECONDS = 0.02
@@ -81,17 +84,28 @@ async def fetch_jobs(
     """Mark runnable jobs `doing` for this worker, at most `free[queue]` per queue, in one
     statement; `free["*"]` is for every queue not named (every queue the worker serves
     must be named, with 0 when it has no free slot)."""
+    fetched, _ = await fetch(connector, free, worker_id, keyed=True)
+    return fetched
+
+
+async def fetch(
+    connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int, *, keyed: bool
+) -> tuple[list[jobs.Job], bool]:
+    """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether keyed jobs wait in
+    these buckets (then the next fetch must be keyed)."""
     named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
     rows = await connector.execute_query_all_async(
-        FETCH_JOBS,  # type: ignore[arg-type]
+        FETCH_JOBS if keyed else FETCH_UNKEYED_JOBS,  # type: ignore[arg-type]
         queues=list(named),
         free=list(named.values()),
         other_free=free.get(OTHER_QUEUES, 0),
         worker_id=worker_id,
     )
+    keyed_waiting = any(row["keyed_waiting"] for row in rows)
+    rows = [row for row in rows if row["id"] is not None]
     # RETURNING has no order: start them as upstream would have fetched them.
     rows.sort(key=lambda row: (-row["priority"], row["id"]))
-    return [jobs.Job.from_row(row) for row in rows]
+    return [jobs.Job.from_row(row) for row in rows], keyed_waiting
 
 
 class BatchingWorker(Worker):
@@ -109,6 +123,9 @@ class BatchingWorker(Worker):
         self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
         self._ended = 0  # jobs ended so far: tells the fetch loop one ended meanwhile
         self._keyed_rates = keys.has_rates()
+        # Whether keyed jobs wait in this worker's buckets (each fetch says): the full
+        # fetch then, the unkeyed-only one otherwise. Keyed until a fetch says otherwise.
+        self._keyed = True
         self._token_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
@@ -120,13 +137,15 @@ class BatchingWorker(Worker):
             self._new_job_event.clear()
             ended_before = self._ended
             free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
+            keyed_before = self._keyed
             fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
                 await self._start_or_reject(job)
-            if fetched or self._ended != ended_before:
+            if fetched or self._ended != ended_before or self._keyed > keyed_before:
                 # Also when a job ended during the fetch: its slot (or its key) is free
                 # and that fetch did not know it; sleeping now could leave the slot idle
-                # with jobs waiting until the next notification or poll.
+                # with jobs waiting until the next notification or poll. And when an
+                # unkeyed-only fetch found keyed jobs waiting: fetch them now.
                 continue
             if self._keyed_rates and any(free.values()):
                 await self._wake_for_next_token()
@@ -152,7 +171,13 @@ class BatchingWorker(Worker):
 
     async def _fetch(self, free: dict[str, int]) -> list[jobs.Job]:
         assert self.worker_id is not None
-        return await fetch_jobs(self.app.connector, free, self.worker_id)  # type: ignore[arg-type]
+        fetched, self._keyed = await fetch(
+            self.app.connector,  # type: ignore[arg-type]
+            free,
+            self.worker_id,
+            keyed=self._keyed,
+        )
+        return fetched
 
     async def _start_or_reject(self, job: jobs.Job) -> None:
         manager = self.app.job_manager

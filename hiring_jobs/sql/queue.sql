@@ -414,6 +414,78 @@ ORDER BY p.worker_id
 LIMIT 1000;
 
 
+-- fetch_jobs_unkeyed --
+-- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
+-- The statement from before keys (fetch_jobs below without the key machinery, whose
+-- plan costs about 1 ms more per call even with nothing keyed waiting), for unkeyed jobs
+-- only, and a row without a job (keyed_waiting) when keyed jobs wait in its buckets: the
+-- worker then fetches with fetch_jobs until none wait.
+WITH RECURSIVE waiting_queue(queue_name) AS (
+    (SELECT jobs.queue_name
+       FROM procrastinate_jobs AS jobs
+      WHERE jobs.status = 'todo' AND %(other_free)s > 0
+      ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+      LIMIT 1)
+    UNION ALL
+    SELECT (SELECT jobs.queue_name
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.status = 'todo' AND jobs.queue_name > waiting_queue.queue_name
+             ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+             LIMIT 1)
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+), bucket(queue_name, free, shared) AS (
+    SELECT named.queue_name, named.free, false
+      FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
+     WHERE named.free > 0
+    UNION ALL
+    SELECT waiting_queue.queue_name, %(other_free)s, true
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
+), candidate AS MATERIALIZED (
+    SELECT picked.id, picked.priority, bucket.shared
+      FROM bucket
+     CROSS JOIN LATERAL (
+        SELECT jobs.id, jobs.priority
+          FROM procrastinate_jobs AS jobs
+         WHERE jobs.queue_name = bucket.queue_name AND 
+           jobs.status = 'todo' AND jobs.hj_key IS NULL
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND (jobs.lock IS NULL
+            OR NOT EXISTS (
+                   SELECT 1
+                     FROM procrastinate_jobs AS other_jobs
+                    WHERE other_jobs.lock = jobs.lock
+                      AND (other_jobs.status = 'doing'
+                           OR (other_jobs.status = 'todo'
+                               AND (other_jobs.priority > jobs.priority
+                                    OR (other_jobs.priority = jobs.priority
+                                        AND other_jobs.id < jobs.id))))))
+
+         ORDER BY jobs.priority DESC, jobs.id ASC
+         LIMIT bucket.free
+           FOR UPDATE OF jobs SKIP LOCKED
+     ) AS picked
+), chosen AS (
+    SELECT id FROM candidate WHERE NOT shared
+    UNION ALL
+    (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
+), taken AS (
+    UPDATE procrastinate_jobs
+       SET status = 'doing', worker_id = %(worker_id)s
+     WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+    RETURNING procrastinate_jobs.*
+)
+SELECT taken.*, false AS keyed_waiting FROM taken
+UNION ALL
+-- One row without a job when keyed jobs wait in these buckets: fetch them with fetch_jobs.
+SELECT (CAST(NULL AS procrastinate_jobs)).*, true
+ WHERE EXISTS (SELECT 1 FROM bucket
+                WHERE EXISTS (SELECT 1 FROM procrastinate_jobs AS jobs
+                               WHERE jobs.queue_name = bucket.queue_name
+                                 AND jobs.status = 'todo' AND jobs.hj_key IS NOT NULL));
+
 -- fetch_jobs --
 -- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots, within key limits, round-robin across keys
 -- Unkeyed jobs are read as before (hj_jobs_todo_unkeyed); keyed ones key by key (a loose
@@ -424,8 +496,8 @@ LIMIT 1000;
 -- than other keys' jobs (with 1,000 keys waiting this cut the fetch from 55 to ~20 ms). Each candidate's rank is
 -- its place within its key (unkeyed jobs are one more key) and priority; the best by
 -- (priority, rank, id) win, up to each bucket's free slots: round-robin across keys.
--- The keys whose rate was spent get their bucket refilled and debited in the same
--- statement, on the rows hj_key_allowance locked.
+-- Each keyed job started spends a token of its key's bucket (trigger hj_jobs_key_started,
+-- on the rows hj_key_allowance locked).
 WITH RECURSIVE waiting_queue(queue_name) AS (
     (SELECT jobs.queue_name
        FROM procrastinate_jobs AS jobs
@@ -577,20 +649,17 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
     UNION ALL
     SELECT ranked.id, ranked.hj_key
       FROM ranked WHERE ranked.nth <= ranked.free AND EXISTS (SELECT 1 FROM keyed)
-), spent AS (
-    UPDATE rate_limit_buckets AS tokens
-       SET tokens = least(tokens.capacity, tokens.tokens + tokens.per_second
-                          * extract(epoch FROM clock_timestamp() - tokens.refilled_at))
-                    - taken.n,
-           refilled_at = clock_timestamp()
-      FROM (SELECT chosen.hj_key, count(*) AS n FROM chosen
-             WHERE chosen.hj_key IS NOT NULL GROUP BY chosen.hj_key) AS taken
-     WHERE tokens.name = taken.hj_key AND tokens.per_second > 0
+), taken AS (
+    UPDATE procrastinate_jobs
+       SET status = 'doing', worker_id = %(worker_id)s
+     WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+    RETURNING procrastinate_jobs.*
 )
-UPDATE procrastinate_jobs
-   SET status = 'doing', worker_id = %(worker_id)s
- WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
-RETURNING procrastinate_jobs.*;
+SELECT taken.*, false AS keyed_waiting FROM taken
+UNION ALL
+-- One row without a job while keyed jobs wait in these buckets (fetch_jobs_unkeyed).
+SELECT (CAST(NULL AS procrastinate_jobs)).*, true
+ WHERE EXISTS (SELECT 1 FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL);
 
 -- next_key_token --
 -- Seconds until the next token of a rate-limited key with ready jobs waiting, if any (queue/batching.py)

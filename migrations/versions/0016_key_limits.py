@@ -11,8 +11,9 @@ The worker's fetch (hiring_jobs/sql/queue.sql, fetch_jobs) reads waiting keyed j
 by key (hj_jobs_todo_keyed), unkeyed ones in their own order (hj_jobs_todo_unkeyed), and
 asks hj_key_allowance how many jobs each limited key may start now: it locks the keys'
 state rows in name order, then counts their running jobs (hj_jobs_doing_keyed) in a
-snapshot taken after the lock. A keyed job leaving `doing` sends Procrastinate's
-job_inserted notification, so jobs held by max_running are fetched when a slot frees.
+snapshot taken after the lock. A keyed job entering `doing` spends a token of its key's
+bucket; one leaving `doing` sends Procrastinate's job_inserted notification, so jobs held
+by max_running are fetched when a slot frees.
 
 Revision ID: 0016_key_limits
 Revises: 0013_operator_views
@@ -58,6 +59,21 @@ BEGIN
     -- payload per queue, so PostgreSQL folds those of one transaction into one.
     PERFORM pg_notify('procrastinate_queue_v1#' || OLD.queue_name, '{"type": "job_inserted"}');
     PERFORM pg_notify('procrastinate_any_queue_v1', '{"type": "job_inserted"}');
+    RETURN NULL;
+END;
+$$
+"""
+
+KEY_STARTED = """
+CREATE FUNCTION hj_jobs_key_started() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- A token of the key's bucket, refilled for the time since its last use. Every path
+    -- to `doing` spends one (Procrastinate's own fetch too); ours locked the row first.
+    UPDATE rate_limit_buckets AS bucket
+       SET tokens = least(bucket.capacity, bucket.tokens + bucket.per_second
+                          * extract(epoch FROM clock_timestamp() - bucket.refilled_at)) - 1,
+           refilled_at = clock_timestamp()
+     WHERE bucket.name = NEW.hj_key AND bucket.per_second > 0;
     RETURN NULL;
 END;
 $$
@@ -145,11 +161,19 @@ def upgrade() -> None:
         " FOR EACH ROW WHEN (OLD.status = 'doing' AND OLD.hj_key IS NOT NULL)"
         " EXECUTE FUNCTION hj_jobs_key_freed()"
     )
+    op.execute(KEY_STARTED)
+    op.execute(
+        "CREATE TRIGGER hj_jobs_key_started AFTER UPDATE OF status ON procrastinate_jobs"
+        " FOR EACH ROW WHEN (OLD.status <> 'doing' AND NEW.status = 'doing'"
+        " AND NEW.hj_key IS NOT NULL) EXECUTE FUNCTION hj_jobs_key_started()"
+    )
     op.execute(ALLOWANCE)
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION hj_key_allowance(text[])")
+    op.execute("DROP TRIGGER hj_jobs_key_started ON procrastinate_jobs")
+    op.execute("DROP FUNCTION hj_jobs_key_started()")
     op.execute("DROP TRIGGER hj_jobs_key_freed_delete ON procrastinate_jobs")
     op.execute("DROP TRIGGER hj_jobs_key_freed_update ON procrastinate_jobs")
     op.execute("DROP FUNCTION hj_jobs_key_freed()")

@@ -40,7 +40,10 @@ def fetch(database_url: str, free: dict[str, int]) -> list[dict[str, Any]]:
                 "worker_id": worker_id,
             },
         ).fetchall()
-    return sorted(rows, key=lambda row: (-row["priority"], row["id"]))
+    return sorted(
+        (row for row in rows if row["id"] is not None),
+        key=lambda row: (-row["priority"], row["id"]),
+    )
 
 
 def finish(database_url: str, job_ids: list[int]) -> None:
