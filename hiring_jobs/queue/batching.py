@@ -149,6 +149,8 @@ class BatchingWorker(Worker):
                 continue
             if self._keyed_rates and any(free.values()):
                 await self._wake_for_next_token()
+                if self._ended != ended_before:
+                    continue  # a job ended while we asked: what follows assumes none did
             if self.wait or all(free.values()) or not self._running_jobs:
                 # Upstream's outer loop waits for a notification, the polling interval
                 # or a finishing job of a full queue (_on_job_complete). Nothing running:
