@@ -3,8 +3,9 @@
 Two measurements on the bench database:
 
 - `fetch_cost`: what one fetch of 8 jobs costs (EXPLAIN ANALYZE, rolled back) with
-  `backlog` jobs waiting: unkeyed, keyed by one key at its max_running (the worst case:
-  every waiting job is held), and keyed over many keys with fair share;
+  `backlog` jobs waiting: unkeyed (with the full statement, and with the unkeyed-only one
+  workers use while nothing keyed waits), keyed by one key at its max_running (every
+  waiting job is held), and keyed over 1,000 keys with fair share;
 - `measure`: A's `backlog` jobs queued and running, then one job of B, a worker with
   `slots` slots: how many jobs started between B's defer and its start (its position),
   and its pickup delay, with the jobs keyed by tenant (fair share) and without a key
@@ -132,8 +133,11 @@ def fetch_cost(bench: Bench, backlog: int, rounds: int = 5) -> dict[str, float]:
                 worker_id = conn.execute(
                     "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id"
                 ).fetchone()[0]  # type: ignore[index]
-                times = [_explain_fetch(conn, worker_id) for _ in range(rounds)]
-            results[scenario] = sorted(times)[len(times) // 2]
+                times = [_explain_fetch(conn, worker_id, FETCH) for _ in range(rounds)]
+                results[scenario] = sorted(times)[len(times) // 2]
+                if scenario == "unkeyed":  # what a worker runs while nothing keyed waits
+                    times = [_explain_fetch(conn, worker_id, UNKEYED) for _ in range(rounds)]
+                    results["unkeyed, unkeyed-only statement"] = sorted(times)[len(times) // 2]
     finally:
         engine.dispose()
     return results
@@ -158,12 +162,15 @@ def _fill(bench: Bench, factory: sessionmaker, scenario: str, backlog: int) -> N
             )
 
 
-def _explain_fetch(conn, worker_id: int) -> float:  # type: ignore[no-untyped-def]
+FETCH, UNKEYED = batching.FETCH_JOBS, batching.FETCH_UNKEYED_JOBS
+
+
+def _explain_fetch(conn, worker_id: int, statement: str) -> float:  # type: ignore[no-untyped-def]
     conn.execute("SET jit TO off")  # as on worker connections (app.JOB_STATE_SETTINGS)
     conn.execute("BEGIN")
     try:
         plan = conn.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + batching.FETCH_JOBS,
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
             {"queues": ["default"], "free": [FETCH_FREE], "other_free": 0, "worker_id": worker_id},
         ).fetchone()[0]
     finally:
