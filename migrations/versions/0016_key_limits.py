@@ -84,6 +84,13 @@ CREATE FUNCTION hj_key_allowance(keys text[])
 RETURNS TABLE (hj_key text, allowance integer)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    -- A limited key without its state row (limits declared after its jobs were deferred):
+    -- made here, so that it is locked and limited like the others.
+    INSERT INTO rate_limit_buckets (name, tokens, capacity, per_second, refilled_at)
+    SELECT waiting.name, limits.burst, limits.burst, coalesce(limits.per_second, 0), now()
+      FROM unnest(keys) AS waiting(name)
+      JOIN hj_key_limits AS limits ON limits.key_name = split_part(waiting.name, ':', 1)
+    ON CONFLICT (name) DO NOTHING;
     -- Concurrent fetches of the same keys queue here, in name order (no deadlock).
     PERFORM 1 FROM rate_limit_buckets AS bucket
      WHERE bucket.name = ANY(keys) ORDER BY bucket.name FOR UPDATE;

@@ -100,6 +100,17 @@ def test_the_fetch_starts_at_most_max_running_jobs_of_a_key_and_the_rest_when_th
     assert attempts == 0, "the jobs held by their key spent no attempt"
 
 
+def test_a_limited_key_without_its_state_row_is_still_limited(
+    session: Session, database_url: str
+) -> None:
+    """Limits declared after the key's jobs were deferred: the fetch makes the row."""
+    defer_many(session, tasks.capped_run, "a", 4)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM rate_limit_buckets WHERE name = 'tenant_cap:a'")
+    assert len(fetch(database_url, {"default": 8})) == 2
+    assert fetch(database_url, {"default": 8}) == []
+
+
 def test_the_fetch_spends_a_keys_rate_tokens_and_leaves_the_rest_waiting(
     session: Session, database_url: str
 ) -> None:
