@@ -9,6 +9,11 @@ LOCKED); it finishes together the jobs that end while a finish statement is in f
 (queue/coalesce.py). Nothing waits to fill a batch: batches only form under load, so
 latency does not grow, and a worker never holds more jobs than it can run at once.
 
+Keys (queue/keys.py): the fetch also keeps each key within its max_running and rate and
+takes jobs round-robin across keys (fetch_jobs); while no keyed job waits in its buckets, a
+worker runs the cheaper statement from before keys (fetch_jobs_unkeyed). A rate-limited
+key's next token gets a timer; a keyed job's end sends the notification that wakes workers.
+
 Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why:
 - it overrides private methods of `procrastinate.worker.Worker`: `_fetch_and_process_jobs`
   (the loop, with per-queue slots instead of one semaphore), `_shutdown` (the heartbeat
