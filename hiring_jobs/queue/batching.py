@@ -96,8 +96,8 @@ async def fetch_jobs(
 async def fetch(
     connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int, *, keyed: bool
 ) -> tuple[list[jobs.Job], bool]:
-    """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether keyed jobs wait in
-    these buckets (then the next fetch must be keyed)."""
+    """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether the next fetch must be
+    keyed: keyed jobs wait in these buckets, or nothing was fetched (the rows say)."""
     named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
     rows = await connector.execute_query_all_async(
         FETCH_JOBS if keyed else FETCH_UNKEYED_JOBS,  # type: ignore[arg-type]
@@ -106,8 +106,7 @@ async def fetch(
         other_free=free.get(OTHER_QUEUES, 0),
         worker_id=worker_id,
     )
-    keyed_waiting = any(row["keyed_waiting"] for row in rows)
-    rows = [row for row in rows if row["id"] is not None]
+    keyed_waiting = any(row["keyed_waiting"] for row in rows) if rows else True
     # RETURNING has no order: start them as upstream would have fetched them.
     rows.sort(key=lambda row: (-row["priority"], row["id"]))
     return [jobs.Job.from_row(row) for row in rows], keyed_waiting
@@ -150,7 +149,7 @@ class BatchingWorker(Worker):
                 # Also when a job ended during the fetch: its slot (or its key) is free
                 # and that fetch did not know it; sleeping now could leave the slot idle
                 # with jobs waiting until the next notification or poll. And when an
-                # unkeyed-only fetch found keyed jobs waiting: fetch them now.
+                # unkeyed-only fetch found keyed jobs waiting, or nothing: keyed now.
                 continue
             if self._keyed_rates and any(free.values()):
                 await self._wake_for_next_token()

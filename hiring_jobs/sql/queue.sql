@@ -418,8 +418,8 @@ LIMIT 1000;
 -- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
 -- The statement from before keys (fetch_jobs below without the key machinery, whose
 -- plan costs about 1 ms more per call even with nothing keyed waiting), for unkeyed jobs
--- only, and a row without a job (keyed_waiting) when keyed jobs wait in its buckets: the
--- worker then fetches with fetch_jobs until none wait.
+-- only; each row says whether keyed jobs wait in its buckets (keyed_waiting): the worker
+-- then fetches with fetch_jobs until none wait. It also does when this finds nothing.
 WITH RECURSIVE waiting_queue(queue_name) AS (
     (SELECT jobs.queue_name
        FROM procrastinate_jobs AS jobs
@@ -471,20 +471,17 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
     SELECT id FROM candidate WHERE NOT shared
     UNION ALL
     (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
-), taken AS (
-    UPDATE procrastinate_jobs
-       SET status = 'doing', worker_id = %(worker_id)s
-     WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
-    RETURNING procrastinate_jobs.*
 )
-SELECT taken.*, false AS keyed_waiting FROM taken
-UNION ALL
--- One row without a job when keyed jobs wait in these buckets: fetch them with fetch_jobs.
-SELECT (CAST(NULL AS procrastinate_jobs)).*, true
- WHERE EXISTS (SELECT 1 FROM bucket
-                WHERE EXISTS (SELECT 1 FROM procrastinate_jobs AS jobs
-                               WHERE jobs.queue_name = bucket.queue_name
-                                 AND jobs.status = 'todo' AND jobs.hj_key IS NOT NULL));
+UPDATE procrastinate_jobs
+   SET status = 'doing', worker_id = %(worker_id)s
+ WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+RETURNING procrastinate_jobs.*,
+          -- Keyed jobs wait in these buckets: fetch with fetch_jobs.
+          EXISTS (SELECT 1 FROM bucket
+                   WHERE EXISTS (SELECT 1 FROM procrastinate_jobs AS jobs
+                                  WHERE jobs.queue_name = bucket.queue_name
+                                    AND jobs.status = 'todo' AND jobs.hj_key IS NOT NULL))
+              AS keyed_waiting;
 
 -- fetch_jobs --
 -- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots, within key limits, round-robin across keys
@@ -649,17 +646,14 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
     UNION ALL
     SELECT ranked.id, ranked.hj_key
       FROM ranked WHERE ranked.nth <= ranked.free AND EXISTS (SELECT 1 FROM keyed)
-), taken AS (
-    UPDATE procrastinate_jobs
-       SET status = 'doing', worker_id = %(worker_id)s
-     WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
-    RETURNING procrastinate_jobs.*
 )
-SELECT taken.*, false AS keyed_waiting FROM taken
-UNION ALL
--- One row without a job while keyed jobs wait in these buckets (fetch_jobs_unkeyed).
-SELECT (CAST(NULL AS procrastinate_jobs)).*, true
- WHERE EXISTS (SELECT 1 FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL);
+UPDATE procrastinate_jobs
+   SET status = 'doing', worker_id = %(worker_id)s
+ WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+RETURNING procrastinate_jobs.*,
+          -- Keyed jobs wait in these buckets (else fetch_jobs_unkeyed will do).
+          EXISTS (SELECT 1 FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL)
+              AS keyed_waiting;
 
 -- next_key_token --
 -- Seconds until the next token of a rate-limited key with ready jobs waiting, if any (queue/batching.py)
