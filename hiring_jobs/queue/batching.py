@@ -67,6 +67,9 @@ FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
 # key machinery's plan costs about 1 ms a call even with nothing keyed waiting.
 FETCH_UNKEYED_JOBS = QUEUE["fetch_jobs_unkeyed"]
 NEXT_KEY_TOKEN = QUEUE["next_key_token"]
+# While nothing keyed waits, the full fetch still runs this often (under a load that keeps
+# the unkeyed-only fetch busy, a keyed job waits at most this long to be seen).
+KEYED_CHECK_SECONDS = 1.0
 # Wake a little after a key's next token is due, so that the fetch finds it there.
 TOKEN_MARGIN_SECONDS = 0.02
 
@@ -97,7 +100,7 @@ async def fetch(
     connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int, *, keyed: bool
 ) -> tuple[list[jobs.Job], bool]:
     """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether the next fetch must be
-    keyed: keyed jobs wait in these buckets, or nothing was fetched (the rows say)."""
+    keyed: keyed jobs wait in these buckets (fetch_jobs says), or nothing was fetched."""
     named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
     rows = await connector.execute_query_all_async(
         FETCH_JOBS if keyed else FETCH_UNKEYED_JOBS,  # type: ignore[arg-type]
@@ -106,7 +109,7 @@ async def fetch(
         other_free=free.get(OTHER_QUEUES, 0),
         worker_id=worker_id,
     )
-    keyed_waiting = any(row["keyed_waiting"] for row in rows) if rows else True
+    keyed_waiting = any(row["keyed_waiting"] for row in rows) if keyed and rows else not rows
     # RETURNING has no order: start them as upstream would have fetched them.
     rows.sort(key=lambda row: (-row["priority"], row["id"]))
     return [jobs.Job.from_row(row) for row in rows], keyed_waiting
@@ -127,9 +130,11 @@ class BatchingWorker(Worker):
         self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
         self._ended = 0  # jobs ended so far: tells the fetch loop one ended meanwhile
         self._keyed_rates = keys.has_rates()
-        # Whether keyed jobs wait in this worker's buckets (each fetch says): the full
-        # fetch then, the unkeyed-only one otherwise. Keyed until a fetch says otherwise.
+        # Whether keyed jobs wait in this worker's buckets: the full fetch then, the
+        # unkeyed-only one otherwise (checked by a full fetch at least every second, and
+        # when the unkeyed-only one finds nothing). Keyed until a full fetch says otherwise.
         self._keyed = True
+        self._keyed_checked_at = 0.0
         self._token_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
@@ -177,11 +182,15 @@ class BatchingWorker(Worker):
 
     async def _fetch(self, free: dict[str, int]) -> list[jobs.Job]:
         assert self.worker_id is not None
+        now = time.monotonic()
+        keyed = self._keyed or now - self._keyed_checked_at >= KEYED_CHECK_SECONDS
+        if keyed:
+            self._keyed_checked_at = now
         fetched, self._keyed = await fetch(
             self.app.connector,  # type: ignore[arg-type]
             free,
             self.worker_id,
-            keyed=self._keyed,
+            keyed=keyed,
         )
         return fetched
 
