@@ -135,6 +135,7 @@ class BatchingWorker(Worker):
         # when the unkeyed-only one finds nothing). Keyed until a full fetch says otherwise.
         self._keyed = True
         self._keyed_checked_at = 0.0
+        self._fetched_keyed = True  # the last fetch was the full one
         self._token_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
@@ -146,15 +147,15 @@ class BatchingWorker(Worker):
             self._new_job_event.clear()
             ended_before = self._ended
             free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
-            keyed_before = self._keyed
+            self._fetched_keyed = True
             fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
                 await self._start_or_reject(job)
-            if fetched or self._ended != ended_before or self._keyed > keyed_before:
+            if fetched or self._ended != ended_before or not self._fetched_keyed:
                 # Also when a job ended during the fetch: its slot (or its key) is free
                 # and that fetch did not know it; sleeping now could leave the slot idle
-                # with jobs waiting until the next notification or poll. And when an
-                # unkeyed-only fetch found keyed jobs waiting, or nothing: keyed now.
+                # with jobs waiting until the next notification or poll. And after an
+                # unkeyed-only fetch that found nothing: keyed jobs may wait.
                 continue
             if self._keyed_rates and any(free.values()):
                 await self._wake_for_next_token()
@@ -186,6 +187,7 @@ class BatchingWorker(Worker):
         keyed = self._keyed or now - self._keyed_checked_at >= KEYED_CHECK_SECONDS
         if keyed:
             self._keyed_checked_at = now
+        self._fetched_keyed = keyed
         fetched, self._keyed = await fetch(
             self.app.connector,  # type: ignore[arg-type]
             free,
