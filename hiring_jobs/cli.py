@@ -67,6 +67,9 @@ def migrate() -> None:
     with contextlib.suppress(db.NotMigrated):  # that is what we are here for
         db.check_database(url)
     schema.upgrade(url)
+    from hiring_jobs.queue import keys
+
+    keys.sync_app()  # tasks' keys and limits, for the job insert trigger
     click.echo(f"database {db.redact(url)} is at revision {schema.current_revision(url)}")
 
 

@@ -26,7 +26,7 @@ from hiring_jobs.cli_support import (
     table,
     to_json,
 )
-from hiring_jobs.queue import operations
+from hiring_jobs.queue import keys, operations
 from hiring_jobs.queue.execution import execution_of
 from hiring_jobs.queue.retry import RetryPolicy
 from web.filters import age, when
@@ -132,7 +132,7 @@ def scheduled(limit: int, as_json: bool) -> None:
 @json_option
 def registered(as_json: bool) -> None:
     """Every task workers can run: where it is declared, queue, priority, retry policy,
-    time limits, execution mode (process, thread, async), result storage and cron."""
+    time limits, execution mode (process, thread, async), result storage, key and cron."""
     rows = registered_tasks()
     if as_json:
         click.echo(to_json(rows))
@@ -147,6 +147,7 @@ def registered(as_json: bool) -> None:
                 Column("SOFT/HARD LIMIT", lambda r: f"{r['soft_limit']:g}/{r['hard_limit']:g} s"),
                 Column("MODE", lambda r: r["mode"]),
                 Column("RESULT", lambda r: "stored" if r["store_result"] else "-"),
+                Column("KEY", lambda r: r["key"] or ""),
                 Column("CRON (UTC)", lambda r: ", ".join(r["cron"])),
                 Column("FILE", lambda r: r["file"]),
             ],
@@ -174,6 +175,7 @@ def _task_row(task: Task[Any, Any, Any], crons: list[str]) -> dict[str, Any]:
         "hard_limit": execution.limits.hard_seconds,
         "mode": str(execution.mode),
         "store_result": execution.store_result,
+        "key": key.describe() if (key := keys.declared_for(task.name)) else None,
         "cron": crons,
         "file": _declared_in(task),
     }

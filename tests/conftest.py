@@ -60,8 +60,19 @@ def _executor(*, host: str, port: int, user: str, password: str) -> NoopExecutor
 def migrate_template(**conn: Any) -> None:
     """pytest-postgresql loader: run our Alembic migrations on the template database."""
     from hiring_jobs import schema
+    from hiring_jobs.app import app
+    from hiring_jobs.queue import keys
 
-    schema.upgrade(conninfo_url(**conn))
+    url = conninfo_url(**conn)
+    schema.upgrade(url)
+    # What a worker's start writes: the tasks' keys and limits (queue/keys.py).
+    app.perform_import_paths()
+    engine = db.make_engine(url, poolclass=None)
+    try:
+        with Session(engine) as session, session.begin():
+            keys.sync(session, known_tasks=app.tasks)
+    finally:
+        engine.dispose()
 
 
 def conninfo_url(

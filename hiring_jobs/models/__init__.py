@@ -35,8 +35,10 @@ from hiring_jobs.models.queue import (
     JobAttempt,
     JobGroup,
     JobGroupMember,
+    KeyLimit,
     RateLimitBucket,
     ReviewAction,
+    TaskKey,
     ThroughputMinute,
 )
 from hiring_jobs.models.resumes import ParseStatus, Resume
@@ -84,6 +86,7 @@ __all__ = [
     "JobPayload",
     "JobPosting",
     "JobProgress",
+    "KeyLimit",
     "LoginThrottle",
     "MentoringSession",
     "MentoringStatus",
@@ -101,6 +104,7 @@ __all__ = [
     "ReviewAction",
     "SkillSource",
     "StoredFile",
+    "TaskKey",
     "ThroughputMinute",
     "TokenPurpose",
     "TokenScope",

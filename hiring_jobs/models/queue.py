@@ -150,15 +150,41 @@ class DeadLetterReview(Base):
 
 
 class RateLimitBucket(Base):
-    """A token bucket shared by every worker process: `tokens` refill at `per_second`."""
+    """A token bucket shared by every worker process: `tokens` refill at `per_second`.
+
+    The email limit's bucket, and one per key value of a key with limits ("employer:42",
+    queue/keys.py), created by the job insert trigger and spent by the worker's fetch.
+    """
 
     __tablename__ = "rate_limit_buckets"
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
     tokens: Mapped[float]
     capacity: Mapped[float]
     per_second: Mapped[float]
     refilled_at: Mapped[datetime] = created_at_column()
+
+
+class TaskKey(Base):
+    """A task's declared key (queue/keys.py): its jobs' key is `key_name:args[arg_field]`.
+    Written by the app at startup; read by the job insert trigger (migration 0017)."""
+
+    __tablename__ = "hj_task_keys"
+
+    task_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    key_name: Mapped[str] = mapped_column(Text)
+    arg_field: Mapped[str] = mapped_column(Text)
+
+
+class KeyLimit(Base):
+    """The limits of a key name, for each of its values: running jobs and a token bucket."""
+
+    __tablename__ = "hj_key_limits"
+
+    key_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    max_running: Mapped[int | None]
+    per_second: Mapped[float | None]
+    burst: Mapped[float]
 
 
 class HealthCheck(Base):

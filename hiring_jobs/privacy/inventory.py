@@ -259,7 +259,7 @@ TABLES: tuple[Table, ...] = (
         personal={"args": JOB_TEXT},
         not_personal=_cols(
             "id queue_name task_name priority lock queueing_lock status scheduled_at "
-            "attempts abort_requested worker_id"
+            "attempts abort_requested worker_id hj_key"
         ),
         keep_rows=True,
         why="ids only (ARGUMENTS); pending jobs about the subject are cancelled",
@@ -391,6 +391,8 @@ TABLES: tuple[Table, ...] = (
             ("job_group_members", "group_id member failed reported_at"),
             ("job_throughput_minutes", "minute succeeded failed"),
             ("rate_limit_buckets", "name tokens capacity per_second refilled_at"),
+            ("hj_task_keys", "task_name key_name arg_field"),
+            ("hj_key_limits", "key_name max_running per_second burst"),
             (
                 "health_checks",
                 "id checked_at database_latency_ms queue_depths live_workers "

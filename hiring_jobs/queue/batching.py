@@ -9,6 +9,11 @@ LOCKED); it finishes together the jobs that end while a finish statement is in f
 (queue/coalesce.py). Nothing waits to fill a batch: batches only form under load, so
 latency does not grow, and a worker never holds more jobs than it can run at once.
 
+Keys (queue/keys.py): the fetch also keeps each key within its max_running and rate and
+takes jobs round-robin across keys (fetch_jobs); while no keyed job waits in its buckets, a
+worker runs the cheaper statement from before keys (fetch_jobs_unkeyed). A rate-limited
+key's next token gets a timer; a keyed job's end sends the notification that wakes workers.
+
 Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why:
 - it overrides private methods of `procrastinate.worker.Worker`: `_fetch_and_process_jobs`
   (the loop, with per-queue slots instead of one semaphore), `_shutdown` (the heartbeat
@@ -32,6 +37,7 @@ from procrastinate import job_context, jobs, retry, utils
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
+from hiring_jobs.queue import keys
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
 from hiring_jobs.queue.control import QueueControl
 from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
@@ -57,6 +63,15 @@ logger = logging.getLogger(__name__)
 # 100,000 waiting, against 1.2 ms this way. The final UPDATE takes its ids as an array, an
 # index lookup whatever the estimates of the LIMITs (which come from columns).
 FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
+# The same for unkeyed jobs only, while no keyed job waits in the worker's buckets: the
+# key machinery's plan costs about 1 ms a call even with nothing keyed waiting.
+FETCH_UNKEYED_JOBS = QUEUE["fetch_jobs_unkeyed"]
+NEXT_KEY_TOKEN = QUEUE["next_key_token"]
+# While nothing keyed waits, the full fetch still runs this often (under a load that keeps
+# the unkeyed-only fetch busy, a keyed job waits at most this long to be seen).
+KEYED_CHECK_SECONDS = 1.0
+# Wake a little after a key's next token is due, so that the fetch finds it there.
+TOKEN_MARGIN_SECONDS = 0.02
 
 
 def make_worker(app: Any, *, slots: QueueSlots, batch_size: int, **worker_args: Any) -> Worker:
@@ -77,17 +92,27 @@ async def fetch_jobs(
     """Mark runnable jobs `doing` for this worker, at most `free[queue]` per queue, in one
     statement; `free["*"]` is for every queue not named (every queue the worker serves
     must be named, with 0 when it has no free slot)."""
+    fetched, _ = await fetch(connector, free, worker_id, keyed=True)
+    return fetched
+
+
+async def fetch(
+    connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int, *, keyed: bool
+) -> tuple[list[jobs.Job], bool]:
+    """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether the next fetch must be
+    keyed: keyed jobs wait in these buckets (fetch_jobs says), or nothing was fetched."""
     named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
     rows = await connector.execute_query_all_async(
-        FETCH_JOBS,  # type: ignore[arg-type]
+        FETCH_JOBS if keyed else FETCH_UNKEYED_JOBS,  # type: ignore[arg-type]
         queues=list(named),
         free=list(named.values()),
         other_free=free.get(OTHER_QUEUES, 0),
         worker_id=worker_id,
     )
+    keyed_waiting = any(row["keyed_waiting"] for row in rows) if keyed and rows else not rows
     # RETURNING has no order: start them as upstream would have fetched them.
     rows.sort(key=lambda row: (-row["priority"], row["id"]))
-    return [jobs.Job.from_row(row) for row in rows]
+    return [jobs.Job.from_row(row) for row in rows], keyed_waiting
 
 
 class BatchingWorker(Worker):
@@ -103,19 +128,39 @@ class BatchingWorker(Worker):
         # Pause and slots changed at run time: paused queues get no free slot.
         self._control = QueueControl(slots, self._counter, wake=self._new_job_event.set)
         self._finisher = Finisher(self.app.job_manager)  # type: ignore[arg-type]
+        self._ended = 0  # jobs ended so far: tells the fetch loop one ended meanwhile
+        self._keyed_rates = keys.has_rates()
+        # Whether keyed jobs wait in this worker's buckets: the full fetch then, the
+        # unkeyed-only one otherwise (checked by a full fetch at least every second, and
+        # when the unkeyed-only one finds nothing). Keyed until a full fetch says otherwise.
+        self._keyed = True
+        self._keyed_checked_at = 0.0
+        self._fetched_keyed = True  # the last fetch was the full one
+        self._token_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
         """Fetch for every queue with free slots until nothing more can start now."""
         if not self._control.loaded.is_set():
             await utils.wait_any(self._control.loaded.wait(), self._stop_event.wait())
         while not self._stop_event.is_set():
-            free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
+            # Cleared before the free slots are read: a job ending from here on wakes us.
             self._new_job_event.clear()
+            ended_before = self._ended
+            free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
+            self._fetched_keyed = True
             fetched = await self._fetch(free) if any(free.values()) else []
             for job in fetched:
                 await self._start_or_reject(job)
-            if fetched:
+            if fetched or self._ended != ended_before or not self._fetched_keyed:
+                # Also when a job ended during the fetch: its slot (or its key) is free
+                # and that fetch did not know it; sleeping now could leave the slot idle
+                # with jobs waiting until the next notification or poll. And after an
+                # unkeyed-only fetch that found nothing: keyed jobs may wait.
                 continue
+            if self._keyed_rates and any(free.values()):
+                await self._wake_for_next_token()
+                if self._ended != ended_before:
+                    continue  # a job ended while we asked: what follows assumes none did
             if self.wait or all(free.values()) or not self._running_jobs:
                 # Upstream's outer loop waits for a notification, the polling interval
                 # or a finishing job of a full queue (_on_job_complete). Nothing running:
@@ -138,7 +183,18 @@ class BatchingWorker(Worker):
 
     async def _fetch(self, free: dict[str, int]) -> list[jobs.Job]:
         assert self.worker_id is not None
-        return await fetch_jobs(self.app.connector, free, self.worker_id)  # type: ignore[arg-type]
+        now = time.monotonic()
+        keyed = self._keyed or now - self._keyed_checked_at >= KEYED_CHECK_SECONDS
+        if keyed:
+            self._keyed_checked_at = now
+        self._fetched_keyed = keyed
+        fetched, self._keyed = await fetch(
+            self.app.connector,  # type: ignore[arg-type]
+            free,
+            self.worker_id,
+            keyed=keyed,
+        )
+        return fetched
 
     async def _start_or_reject(self, job: jobs.Job) -> None:
         manager = self.app.job_manager
@@ -169,8 +225,24 @@ class BatchingWorker(Worker):
         self._running_jobs[task] = context
         task.add_done_callback(self._on_job_complete)
 
+    async def _wake_for_next_token(self) -> None:
+        """Fetch again when the next token of a rate-limited key with jobs waiting is due:
+        a job held by its key's rate gets no notification (queue/keys.py)."""
+        row = await self.app.connector.execute_query_one_async(NEXT_KEY_TOKEN)  # type: ignore[arg-type]
+        seconds = row["seconds"] if row else None
+        if seconds is None:
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + float(seconds) + TOKEN_MARGIN_SECONDS
+        if self._token_timer is not None and not self._token_timer.cancelled():
+            if self._token_timer.when() <= due and self._token_timer.when() > loop.time():
+                return  # an earlier wake-up is already set
+            self._token_timer.cancel()
+        self._token_timer = loop.call_at(due, self._new_job_event.set)
+
     def _on_job_complete(self, task: asyncio.Task[Any]) -> None:
         context = self._running_jobs.pop(task)
+        self._ended += 1
         self._slot_freed.set()
         if self._counter.release(context.job.queue):
             self._new_job_event.set()  # that queue was full: its waiting jobs can start

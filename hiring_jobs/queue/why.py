@@ -3,7 +3,9 @@
 Each reason is one check against the database as it is now: scheduled for later, retry
 backoff (until when, after which error), its queue paused, no live worker serving its
 queue, every slot of its queue busy (with which jobs, since when), its lock held or
-claimed first by another job, jobs of higher priority or earlier ahead of it. A job can be
+claimed first by another job, its key at its max_running (which running jobs hold it) or
+out of rate (until when), jobs of higher priority or earlier ahead of it, or, for a keyed
+job, jobs of other keys ahead of it in the fair share (queue/keys.py). A job can be
 held by several at once; all are listed, in that order. Messages carry ids, times, queue
 and task names and exception types, never arguments or error text (personal data): the
 last error's message is a separate field that callers mask (web.masking).
@@ -12,7 +14,7 @@ last error's message is a separate field that callers mask (web.masking).
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ SHOWN_RUNNING = 10
 @dataclasses.dataclass(frozen=True)
 class Reason:
     code: str  # scheduled, retry_backoff, queue_paused, no_worker, slots_busy, lock_held,
-    # lock_queued, jobs_ahead, not_waiting, nothing
+    # lock_queued, key_concurrency, key_rate, jobs_ahead, fair_share, not_waiting, nothing
     message: str
     until: datetime | None = None
     job_ids: tuple[int, ...] = ()
@@ -72,7 +74,7 @@ def explain(session: Session, job_id: int) -> Explanation | None:
     if job.status != "todo":
         reason = Reason("not_waiting", f"job {job_id} is not waiting: it is {job.status}")
         return Explanation(job_id, job.status, job.queue_name, [reason])
-    checks = (_schedule, _queue_and_workers, _lock, _ahead)
+    checks = (_schedule, _queue_and_workers, _lock, _key_limits, _ahead, _fair_share)
     reasons = [reason for check in checks for reason in check(session, job)]
     if not reasons:
         reasons = [
@@ -189,14 +191,72 @@ def _lock(session: Session, job: Any) -> list[Reason]:
 
 def _ahead(session: Session, job: Any) -> list[Reason]:
     params = {"queue": job.queue_name, "priority": job.priority, "id": job.id}
-    ahead = run(session, QUEUE["why_ahead"], {**params, "cap": AHEAD_CAP + 1}).scalar()
+    statement = QUEUE["why_ahead" if job.hj_key is None else "why_ahead_of_keyed"]
+    ahead = run(session, statement, {**params, "cap": AHEAD_CAP + 1}).scalar()
     if not ahead:
         return []
     count = f"{AHEAD_CAP:,}+" if ahead > AHEAD_CAP else f"{ahead:,}"
+    if job.hj_key is not None:  # the same priority is the fair share's (below)
+        what = "higher priority"
+    else:
+        what = "higher priority, or the same priority and deferred earlier"
+    return [
+        Reason("jobs_ahead", f"{count} ready jobs of queue {job.queue_name} come first ({what})")
+    ]
+
+
+def _fair_share(session: Session, job: Any) -> list[Reason]:
+    if job.hj_key is None:
+        return []
+    params = {"key": job.hj_key, "queue": job.queue_name, "priority": job.priority, "id": job.id}
+    row = run(session, QUEUE["why_fair_share"], {**params, "sample": AHEAD_CAP * 10}).one()
+    if not row.ahead:
+        return []
     return [
         Reason(
-            "jobs_ahead",
-            f"{count} ready jobs of queue {job.queue_name} come first (higher priority, or"
-            f" the same priority and deferred earlier)",
+            "fair_share",
+            f"fair share: {row.ahead:,} ready jobs of other keys of queue {job.queue_name}"
+            f" come first (its key {job.hj_key} is on its turn {row.turn:,}, counting its"
+            " running jobs; keys take turns)",
         )
     ]
+
+
+def _key_limits(session: Session, job: Any) -> list[Reason]:
+    """Its key at max_running (by which jobs), or out of rate tokens (until when)."""
+    if job.hj_key is None:
+        return []
+    state = run(session, QUEUE["why_key_state"], {"key": job.hj_key}).one_or_none()
+    if state is None:
+        return []
+    reasons = []
+    if state.max_running is not None:
+        running = run(session, QUEUE["why_key_running"], {"key": job.hj_key}).all()
+        if len(running) >= state.max_running:
+            shown = ", ".join(
+                f"job {row.id}" + (f" (since {_at(row.started_at)})" if row.started_at else "")
+                for row in running[:SHOWN_RUNNING]
+            )
+            more = (
+                f" and {len(running) - SHOWN_RUNNING} more" if len(running) > SHOWN_RUNNING else ""
+            )
+            reasons.append(
+                Reason(
+                    "key_concurrency",
+                    f"its key {job.hj_key} runs {len(running)} jobs, its limit is"
+                    f" {state.max_running}: {shown}{more}",
+                    job_ids=tuple(row.id for row in running),
+                )
+            )
+    if state.per_second and state.tokens is not None and state.tokens < 1:
+        until = state.now + timedelta(seconds=(1 - state.tokens) / state.per_second)
+        per_minute = state.per_second * 60
+        reasons.append(
+            Reason(
+                "key_rate",
+                f"its key {job.hj_key} used up its rate ({per_minute:g}/min, burst"
+                f" {state.capacity:g}): next start at {_at(until)}",
+                until,
+            )
+        )
+    return reasons

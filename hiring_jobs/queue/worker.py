@@ -32,7 +32,7 @@ from procrastinate.worker import Worker
 
 from hiring_jobs.app import app, make_connector
 from hiring_jobs.logs import configure_logging
-from hiring_jobs.queue import batching, children, registration
+from hiring_jobs.queue import batching, children, keys, registration
 from hiring_jobs.queue.slots import QueueSlots
 from hiring_jobs.settings import get_settings
 
@@ -154,6 +154,7 @@ async def _run(config: WorkerConfig, name: str, supervisor_pid: int | None) -> N
         async with app.open_async():
             logger.info("worker %s serving %s", name, config.slots.describe())
             app.perform_import_paths()
+            keys.sync_app()  # before the first fetch: the insert trigger reads it
             signals = _StopSignals()
             watch = asyncio.ensure_future(
                 _watch_supervisor(supervisor_pid, signals) if supervisor_pid else asyncio.sleep(0)

@@ -632,7 +632,7 @@ RETURNING id;
 -- why_job --
 -- A job's status, queue, priority, lock and schedule, with the time now (queue/why.py)
 SELECT j.id, j.status, j.queue_name, j.priority, j.lock, j.attempts, j.scheduled_at,
-       j.scheduled_at > now() AS in_future, now() AS now
+       j.hj_key, j.scheduled_at > now() AS in_future, now() AS now
 FROM procrastinate_jobs j WHERE j.id = %(id)s;
 
 -- why_last_error --
@@ -663,6 +663,65 @@ WHERE j.lock = %(lock)s AND j.id <> %(id)s
                                   OR (j.priority = %(priority)s AND j.id < %(id)s))))
 ORDER BY (j.status = 'doing') DESC, j.priority DESC, j.id
 LIMIT 1;
+
+-- why_fair_share --
+-- How many ready jobs of other keys come before a keyed job in the fair share (queue/why.py)
+-- A keyed job's turn: its key's running jobs plus its place among its key's ready jobs of
+-- its priority (fetch_jobs). Each other key at that priority comes first with as many
+-- ready jobs as it has turns before that one (ties, which go by id, are not counted);
+-- unkeyed jobs are one more key whose running jobs are not counted.
+WITH mine AS (
+    SELECT (SELECT count(*) FROM procrastinate_jobs r
+             WHERE r.hj_key = %(key)s AND r.status = 'doing')
+           + (SELECT count(*) FROM procrastinate_jobs j
+               WHERE j.queue_name = %(queue)s AND j.hj_key = %(key)s AND j.status = 'todo'
+                 AND j.priority = %(priority)s AND j.id < %(id)s
+                 AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())) + 1 AS turn
+), other AS (
+    SELECT j.hj_key, count(*) AS ready
+      FROM (SELECT hj_key FROM procrastinate_jobs
+             WHERE queue_name = %(queue)s AND status = 'todo' AND priority = %(priority)s
+               AND hj_key IS DISTINCT FROM %(key)s
+               AND (scheduled_at IS NULL OR scheduled_at <= now())
+             LIMIT %(sample)s) j
+     GROUP BY j.hj_key
+)
+SELECT coalesce(sum(least(other.ready, greatest(0, mine.turn - 1 - CASE
+           WHEN other.hj_key IS NULL THEN 0
+           ELSE (SELECT count(*) FROM procrastinate_jobs r
+                  WHERE r.hj_key = other.hj_key AND r.status = 'doing') END))), 0) AS ahead,
+       count(other.hj_key) AS keys, max(mine.turn) AS turn
+  FROM mine LEFT JOIN other ON true;
+
+-- why_key_state --
+-- A key's limits and its rate bucket's tokens now (queue/why.py)
+SELECT l.max_running, b.per_second, b.capacity,
+       least(b.capacity, b.tokens + b.per_second
+             * extract(epoch FROM clock_timestamp() - b.refilled_at)) AS tokens,
+       clock_timestamp() AS now
+FROM hj_key_limits l
+LEFT JOIN rate_limit_buckets b ON b.name = %(key)s
+WHERE l.key_name = split_part(%(key)s, ':', 1);
+
+-- why_key_running --
+-- The running jobs of a key, oldest first, since their `started` event (queue/why.py)
+SELECT j.id,
+       (SELECT max(e.at) FROM procrastinate_events e
+         WHERE e.job_id = j.id AND e.type = 'started') AS started_at
+FROM procrastinate_jobs j
+WHERE j.hj_key = %(key)s AND j.status = 'doing'
+ORDER BY started_at NULLS LAST, j.id;
+
+-- why_ahead_of_keyed --
+-- How many ready jobs of the queue have a higher priority than a keyed job, capped (queue/why.py)
+-- Among equal priorities a keyed job's turn is its fair share, which why explains apart.
+SELECT count(*) FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.queue_name = %(queue)s AND j.status = 'todo'
+      AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+      AND j.priority > %(priority)s AND j.id <> %(id)s
+    LIMIT %(cap)s
+) ahead;
 
 -- why_ahead --
 -- How many ready jobs of the queue come before a job, capped (queue/why.py)
@@ -737,6 +796,12 @@ WITH bucket AS (
 )
 SELECT tokens, per_second FROM bucket;
 
+-- rate_limit_follow_key --
+-- The buckets of a key name take its changed rate (queue/keys.py)
+UPDATE rate_limit_buckets SET capacity = %(burst)s, per_second = %(per_second)s,
+       tokens = least(tokens, %(burst)s)
+WHERE name LIKE %(prefix)s AND (capacity, per_second) <> (%(burst)s, %(per_second)s);
+
 -- rate_limit_spend --
 -- Spend one token of a rate-limit bucket (queue/rate_limit.py)
 UPDATE rate_limit_buckets SET tokens = tokens - 1 WHERE name = %(name)s;
@@ -783,8 +848,12 @@ ORDER BY p.worker_id
 LIMIT 1000;
 
 
--- fetch_jobs --
--- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots
+-- fetch_jobs_unkeyed --
+-- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
+-- The statement from before keys (fetch_jobs below without the key machinery, whose
+-- plan costs about 1 ms more per call even with nothing keyed waiting), for unkeyed jobs
+-- only, at the same cost as before. A worker runs fetch_jobs instead when this finds
+-- nothing, at least once a second, and while fetch_jobs says keyed jobs wait.
 WITH RECURSIVE waiting_queue(queue_name) AS (
     (SELECT jobs.queue_name
        FROM procrastinate_jobs AS jobs
@@ -815,7 +884,7 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
         SELECT jobs.id, jobs.priority
           FROM procrastinate_jobs AS jobs
          WHERE jobs.queue_name = bucket.queue_name AND 
-           jobs.status = 'todo'
+           jobs.status = 'todo' AND jobs.hj_key IS NULL
        AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
        AND (jobs.lock IS NULL
             OR NOT EXISTS (
@@ -841,6 +910,193 @@ UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
  WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
 RETURNING procrastinate_jobs.*;
+
+-- fetch_jobs --
+-- The worker's fetch (queue/batching.py): procrastinate_fetch_job_v2's selection, per queue up to its free slots, within key limits, round-robin across keys
+-- Unkeyed jobs are read as before (hj_jobs_todo_unkeyed); keyed ones key by key (a loose
+-- index scan of hj_jobs_todo_keyed: one probe per waiting key), each key's first jobs up
+-- to what hj_key_allowance (migration 0017) lets it start now, and to one more than its
+-- share of the free slots when many keys wait: a key's first jobs, by priority, are always
+-- among the candidates, its later ones may wait for the next fetch even at a higher priority
+-- than other keys' jobs (with 1,000 keys waiting this cut the fetch from 55 to ~20 ms). Each candidate's rank is
+-- its place within its key (unkeyed jobs are one more key) and priority; the best by
+-- (priority, rank, id) win, up to each bucket's free slots: round-robin across keys.
+-- Each keyed job started spends a token of its key's bucket (trigger hj_jobs_key_started,
+-- on the rows hj_key_allowance locked).
+WITH RECURSIVE waiting_queue(queue_name) AS (
+    (SELECT jobs.queue_name
+       FROM procrastinate_jobs AS jobs
+      WHERE jobs.status = 'todo' AND %(other_free)s > 0
+      ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+      LIMIT 1)
+    UNION ALL
+    SELECT (SELECT jobs.queue_name
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.status = 'todo' AND jobs.queue_name > waiting_queue.queue_name
+             ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
+             LIMIT 1)
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+), bucket(queue_name, free, shared) AS (
+    SELECT named.queue_name, named.free, false
+      FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
+     WHERE named.free > 0
+    UNION ALL
+    SELECT waiting_queue.queue_name, %(other_free)s, true
+      FROM waiting_queue
+     WHERE waiting_queue.queue_name IS NOT NULL
+       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
+), waiting_key(queue_name, hj_key) AS (
+    SELECT bucket.queue_name,
+           (SELECT jobs.hj_key
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key IS NOT NULL
+             ORDER BY jobs.hj_key
+             LIMIT 1)
+      FROM bucket
+    UNION ALL
+    SELECT waiting_key.queue_name,
+           (SELECT jobs.hj_key
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = waiting_key.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key > waiting_key.hj_key
+             ORDER BY jobs.hj_key
+             LIMIT 1)
+      FROM waiting_key
+     WHERE waiting_key.hj_key IS NOT NULL
+), key_allowance AS MATERIALIZED (
+    SELECT allowed.hj_key, allowed.allowance
+      FROM (SELECT ARRAY(SELECT DISTINCT waiting_key.hj_key FROM waiting_key
+                          WHERE waiting_key.hj_key IS NOT NULL) AS keys) AS waiting
+     CROSS JOIN LATERAL hj_key_allowance(waiting.keys) AS allowed
+     WHERE cardinality(waiting.keys) > 0
+), key_count AS MATERIALIZED (
+    SELECT waiting_key.queue_name, count(*) AS keys
+      FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL GROUP BY waiting_key.queue_name
+), unkeyed AS MATERIALIZED (
+    SELECT picked.id, picked.priority, bucket.queue_name, bucket.free, bucket.shared
+      FROM bucket
+     CROSS JOIN LATERAL (
+            SELECT jobs.id, jobs.priority
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key IS NULL
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND (jobs.lock IS NULL
+            OR NOT EXISTS (
+                   SELECT 1
+                     FROM procrastinate_jobs AS other_jobs
+                    WHERE other_jobs.lock = jobs.lock
+                      AND (other_jobs.status = 'doing'
+                           OR (other_jobs.status = 'todo'
+                               AND (other_jobs.priority > jobs.priority
+                                    OR (other_jobs.priority = jobs.priority
+                                        AND other_jobs.id < jobs.id))))))
+             ORDER BY jobs.priority DESC, jobs.id ASC
+             LIMIT bucket.free
+               FOR UPDATE OF jobs SKIP LOCKED
+     ) AS picked
+), keyed AS MATERIALIZED (
+    SELECT picked.id, picked.priority, waiting_key.hj_key, picked.rank,
+           bucket.queue_name, bucket.free, bucket.shared
+      FROM waiting_key
+      JOIN bucket ON bucket.queue_name = waiting_key.queue_name
+      JOIN key_count ON key_count.queue_name = waiting_key.queue_name
+      LEFT JOIN key_allowance ON key_allowance.hj_key = waiting_key.hj_key
+     CROSS JOIN LATERAL (
+        -- Its running jobs count as the key's first turns (hj_jobs_doing_keyed): a key
+        -- with 4 running waits behind one with none, whatever their ids.
+        SELECT count(*) AS n FROM procrastinate_jobs AS running
+         WHERE running.hj_key = waiting_key.hj_key AND running.status = 'doing'
+     ) AS running
+     CROSS JOIN LATERAL (
+        SELECT locked.id, locked.priority,
+               running.n + row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id)
+                   AS rank
+          FROM (
+            SELECT jobs.id, jobs.priority
+              FROM procrastinate_jobs AS jobs
+             WHERE jobs.queue_name = waiting_key.queue_name AND jobs.status = 'todo'
+               AND jobs.hj_key = waiting_key.hj_key
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND (jobs.lock IS NULL
+            OR NOT EXISTS (
+                   SELECT 1
+                     FROM procrastinate_jobs AS other_jobs
+                    WHERE other_jobs.lock = jobs.lock
+                      AND (other_jobs.status = 'doing'
+                           OR (other_jobs.status = 'todo'
+                               AND (other_jobs.priority > jobs.priority
+                                    OR (other_jobs.priority = jobs.priority
+                                        AND other_jobs.id < jobs.id))))))
+             ORDER BY jobs.priority DESC, jobs.id ASC
+             -- With many keys waiting, each key's first few: one more than its round-robin
+             -- share of the free slots.
+             LIMIT greatest(0, least(bucket.free, coalesce(key_allowance.allowance, bucket.free),
+                                     (bucket.free + key_count.keys - 1) / key_count.keys + 1))
+               FOR UPDATE OF jobs SKIP LOCKED
+          ) AS locked
+     ) AS picked
+     WHERE waiting_key.hj_key IS NOT NULL AND coalesce(key_allowance.allowance, 1) > 0
+), candidate AS (
+    -- Unkeyed jobs are one more key, ranked across the queues of the shared bucket too.
+    SELECT unkeyed.id, unkeyed.priority, CAST(NULL AS text) AS hj_key,
+           row_number() OVER (
+               PARTITION BY unkeyed.shared, CASE WHEN unkeyed.shared THEN NULL
+                                                 ELSE unkeyed.queue_name END, unkeyed.priority
+               ORDER BY unkeyed.id) AS rank,
+           unkeyed.queue_name, unkeyed.free, unkeyed.shared, 1 AS nth_of_key
+      FROM unkeyed
+    UNION ALL
+    -- A key waiting in two buckets: its allowance counts for both.
+    SELECT keyed.*, row_number() OVER (
+               PARTITION BY keyed.hj_key ORDER BY keyed.priority DESC, keyed.rank, keyed.id)
+      FROM keyed
+), ranked AS (
+    SELECT candidate.id, candidate.hj_key, candidate.free,
+           row_number() OVER (
+               PARTITION BY candidate.shared, CASE WHEN candidate.shared THEN NULL
+                                                   ELSE candidate.queue_name END
+               ORDER BY candidate.priority DESC, candidate.rank, candidate.id) AS nth
+      FROM candidate
+      LEFT JOIN key_allowance ON key_allowance.hj_key = candidate.hj_key
+     WHERE key_allowance.allowance IS NULL OR candidate.nth_of_key <= key_allowance.allowance
+), chosen AS MATERIALIZED (
+    -- No keyed candidate (no keyed job waits, or every such key is at its limit): the
+    -- unkeyed jobs as before keys existed, without ranking them (the hot path).
+    SELECT unkeyed.id, CAST(NULL AS text) AS hj_key
+      FROM unkeyed WHERE NOT unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
+    UNION ALL
+    (SELECT unkeyed.id, CAST(NULL AS text)
+       FROM unkeyed WHERE unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
+      ORDER BY unkeyed.priority DESC, unkeyed.id LIMIT %(other_free)s)
+    UNION ALL
+    SELECT ranked.id, ranked.hj_key
+      FROM ranked WHERE ranked.nth <= ranked.free AND EXISTS (SELECT 1 FROM keyed)
+)
+UPDATE procrastinate_jobs
+   SET status = 'doing', worker_id = %(worker_id)s
+ WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+RETURNING procrastinate_jobs.*,
+          -- Keyed jobs wait in these buckets (else fetch_jobs_unkeyed will do).
+          EXISTS (SELECT 1 FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL)
+              AS keyed_waiting;
+
+-- next_key_token --
+-- Seconds until the next token of a rate-limited key with ready jobs waiting, if any (queue/batching.py)
+SELECT extract(epoch FROM min(
+           bucket.refilled_at
+           + make_interval(secs => (1 - bucket.tokens) / bucket.per_second)
+           - clock_timestamp())) AS seconds
+  FROM rate_limit_buckets AS bucket
+ WHERE bucket.per_second > 0 AND bucket.tokens < 1
+   -- Due later: a token due already is not what holds those jobs (max_running, a lock...).
+   AND bucket.refilled_at + make_interval(secs => (1 - bucket.tokens) / bucket.per_second)
+       > clock_timestamp()
+   AND EXISTS (SELECT 1 FROM procrastinate_jobs AS jobs
+                WHERE jobs.hj_key = bucket.name AND jobs.status = 'todo'
+                  AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now()));
 
 -- finish_owned_jobs --
 -- Finish jobs still `doing` under this worker, in one fenced UPDATE that also lets go of the worker (queue/manager.py)

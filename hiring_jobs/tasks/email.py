@@ -37,7 +37,9 @@ from hiring_jobs.models import (
 )
 from hiring_jobs.privacy import payloads
 from hiring_jobs.queue import rate_limit, retry
+from hiring_jobs.queue.keys import Key
 from hiring_jobs.queue.queues import Priority, Queue
+from hiring_jobs.queue.rate_limit import Rate
 from hiring_jobs.queue.retry import PermanentError
 from hiring_jobs.services import auth_tokens, email, email_content, recommendations
 from hiring_jobs.services.files import file_path
@@ -117,7 +119,12 @@ def send_application_status(
         return _deliver(session, context, key, application.candidate, "application_status", values)
 
 
-@_task("send_job_match")
+# No candidate gets more than 6 match mails a minute (bursts of 3), whatever the number
+# of postings that match at once; recipients take turns (queue/keys.py).
+RECIPIENT_KEY = Key("recipient", "user_id", rate=Rate.per_minute(6, burst=3))
+
+
+@_task("send_job_match", key=RECIPIENT_KEY)
 def send_job_match(context: JobContext, user_id: int, job_posting_id: int, score: int) -> Result:
     with _recording_session() as session:
         user = session.get(User, user_id)

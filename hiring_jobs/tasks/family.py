@@ -9,13 +9,16 @@ task. `hiring-jobs tasks` lists every task with what was declared here.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from procrastinate.tasks import Task
 
 from hiring_jobs.app import app
+from hiring_jobs.queue import keys
 from hiring_jobs.queue.execution import Execution, Mode, declare, default_mode
+from hiring_jobs.queue.keys import Key
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.retry import RetryPolicy
 from hiring_jobs.queue.time_limits import DEFAULT, LONG, TimeLimits
@@ -32,8 +35,11 @@ def task(
     store_result: bool = True,
     pass_context: bool = False,
     lock: str | None = None,
+    key: Key | None = None,
 ) -> Callable[[Callable[..., Any]], Task[Any, Any, Any]]:
     """Register a task. `mode`: process (sync default), thread (opt-in), async (async def).
+
+    `key`: the key its jobs are limited and shared fairly by (queue/keys.py).
 
     A thread task cannot be stopped at its hard limit (the slot is freed, the thread runs
     on): declare it only for cheap I/O-bound work.
@@ -52,6 +58,10 @@ def task(
             mode=mode or default_mode(func), limits=limits, store_result=store_result
         )
         declare(registered, execution)
+        if key is not None:
+            if key.field not in inspect.signature(func).parameters:
+                raise ValueError(f"{name}: key field {key.field!r} is not an argument")
+            keys.declare(name, key)
         return registered
 
     return register
@@ -72,6 +82,7 @@ class TaskFamily:
         queue: Queue | None = None,
         retry: RetryPolicy | None = None,
         lock: str | None = None,
+        key: Key | None = None,
         long: bool = False,
         limits: TimeLimits | None = None,
         mode: Mode | None = None,
@@ -88,6 +99,7 @@ class TaskFamily:
             retry=retry or self.retry,
             priority=self.priority if priority is None else priority,
             lock=lock,
+            key=key,
             limits=limits or (LONG if long else DEFAULT),
             mode=mode,
             store_result=store_result,

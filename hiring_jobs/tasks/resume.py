@@ -16,6 +16,7 @@ from hiring_jobs.models import JobGroup, ParseStatus, Resume
 from hiring_jobs.queue import groups, retry
 from hiring_jobs.queue.defer import batch_defer, defer
 from hiring_jobs.queue.job_progress import TaskContext
+from hiring_jobs.queue.keys import Key
 from hiring_jobs.queue.queues import Priority, Queue
 from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.services import analytics, documents, resumes
@@ -42,7 +43,12 @@ def extract_with_limit(path: Path, max_bytes: int) -> str:
         raise ResumeUnreadable("the PDF needs too much memory to read") from None
 
 
-@_task("parse", Priority.HIGH, retry=retry.FILES, limits=PDF_TIME_LIMITS)
+# One bulk import (a job group) parses at most 4 resumes at once across the fleet, and
+# imports take turns with each other and with single uploads (no group: unkeyed).
+IMPORT_KEY = Key("import", "group_id", max_running=4)
+
+
+@_task("parse", Priority.HIGH, retry=retry.FILES, limits=PDF_TIME_LIMITS, key=IMPORT_KEY)
 def parse_resume(resume_id: int, group_id: int | None = None) -> dict[str, Any]:
     """`group_id` is set when the parse is a member of a batch (`resume.batch_parse`)."""
     settings = get_settings()

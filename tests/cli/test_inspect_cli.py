@@ -116,6 +116,7 @@ def test_registered_shows_every_tasks_declaration_limits_mode_and_cron(
         "hard_limit": 60,
         "mode": "process",
         "store_result": True,
+        "key": "import=group_id (max 4 running)",
         "cron": [],
         "file": tasks["resume.parse"]["file"],
     }
@@ -123,6 +124,8 @@ def test_registered_shows_every_tasks_declaration_limits_mode_and_cron(
     assert tasks["queue.rescue_stalled_jobs"]["mode"] == "async"
     assert as_json("tasks") == listed, "`hiring-jobs tasks` is the same list"
     assert tasks["email.send_welcome"]["retry"].startswith("5 x")
+    assert tasks["email.send_welcome"]["key"] is None
+    assert tasks["email.send_job_match"]["key"] == "recipient=user_id (6/min, burst 3)"
     assert tasks["queue.rollup_throughput"]["cron"] == ["* * * * *"]
     assert (tasks["analytics.generate_daily_stats"]["hard_limit"]) == 600
     assert "queue.rescue_stalled_jobs" in invoke("inspect", "registered").stdout

@@ -217,3 +217,65 @@ def _unfinished(url: str) -> int:
             "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
         ).fetchone()
     return int(row[0]) if row else -1
+
+
+def test_a_job_ending_during_a_fetch_makes_the_worker_fetch_again_before_it_sleeps() -> None:
+    """A slot (or a lock, or a key) freed while a fetch ran is unknown to that fetch: the
+    worker fetches again instead of sleeping until the next notification or poll."""
+    from hiring_jobs.queue import slots
+
+    worker = batching.make_worker(
+        app,
+        slots=slots.parse("default=2"),
+        batch_size=8,
+        wait=True,
+        install_signal_handlers=False,
+    )
+    worker._control.loaded.set()
+    worker._control.free = lambda: {"default": 1}  # type: ignore[method-assign]
+    worker._keyed_rates = False
+    calls: list[dict[str, int]] = []
+
+    async def fetch(free: dict[str, int]) -> list[jobs.Job]:
+        calls.append(free)
+        if len(calls) == 1:
+            worker._ended += 1  # what _on_job_complete does, while this fetch runs
+        return []
+
+    worker._fetch = fetch  # type: ignore[method-assign]
+    asyncio.run(worker._fetch_and_process_jobs())
+    assert calls == [{"default": 1}, {"default": 1}]
+
+
+@pytest.mark.parametrize(
+    ("checked_ago", "expected"),
+    [(0.0, [False, True]), (2.0, [True])],
+    ids=["after-an-empty-unkeyed-fetch", "once-a-second"],
+)
+def test_a_worker_on_the_unkeyed_only_fetch_looks_for_keyed_jobs(
+    monkeypatch: pytest.MonkeyPatch, checked_ago: float, expected: list[bool]
+) -> None:
+    """While nothing keyed waits the worker runs the statement from before keys; it runs
+    the full one when that finds nothing, and at least once a second."""
+    import time
+
+    from hiring_jobs.queue import slots
+
+    worker = batching.make_worker(
+        app, slots=slots.parse("default=2"), batch_size=8, wait=True, install_signal_handlers=False
+    )
+    worker._control.loaded.set()
+    worker._control.free = lambda: {"default": 2}  # type: ignore[method-assign]
+    worker._keyed_rates = False
+    worker.worker_id = 1
+    worker._keyed = False
+    worker._keyed_checked_at = time.monotonic() - checked_ago
+    calls: list[bool] = []
+
+    async def fetch(*args: Any, keyed: bool) -> tuple[list[jobs.Job], bool]:
+        calls.append(keyed)
+        return [], True
+
+    monkeypatch.setattr(batching, "fetch", fetch)
+    asyncio.run(worker._fetch_and_process_jobs())
+    assert calls == expected

@@ -158,3 +158,61 @@ def test_a_job_that_is_not_waiting_says_its_state(session: Session, serving: int
     start(session, job_id, serving)
     assert codes(session, job_id) == ["not_waiting"]
     assert explain(session, 10**9) is None
+
+
+def _keyed(session: Session, task: str, tenant: str, n: int = 1) -> list[int]:
+    ids = batch_defer(
+        session,
+        task,
+        [{"log": "-", "key": f"{tenant}{i}", "tenant": tenant, "seconds": 0} for i in range(n)],
+    )
+    session.commit()
+    return ids
+
+
+def test_a_job_whose_key_is_at_its_max_running_names_the_jobs_holding_it(
+    session: Session, serving: int
+) -> None:
+    first, second, waiting = _keyed(session, "tests.capped_run", "acme", 3)
+    for job_id in (first, second):
+        session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w WHERE id = :id"),
+            {"w": serving, "id": job_id},
+        )
+    session.commit()
+    found = explain(session, waiting)
+    assert found is not None
+    [reason] = [r for r in found.reasons if r.code == "key_concurrency"]
+    assert reason.job_ids == (first, second)
+    assert "its key tenant_cap:acme runs 2 jobs, its limit is 2" in reason.message
+
+
+def test_a_job_whose_key_used_up_its_rate_says_until_when(session: Session, serving: int) -> None:
+    [job_id] = _keyed(session, "tests.rated_run", "acme")
+    session.execute(
+        text(
+            "UPDATE rate_limit_buckets SET tokens = 0, refilled_at = now()"
+            " WHERE name = 'tenant_rate:acme'"
+        )
+    )
+    session.commit()
+    found = explain(session, job_id)
+    assert found is not None
+    [reason] = [r for r in found.reasons if r.code == "key_rate"]
+    assert reason.until is not None
+    waited = (reason.until - datetime.now(UTC)).total_seconds()
+    assert 0 < waited <= 1.0, "one token at 3 a second"
+    assert "its key tenant_rate:acme used up its rate (180/min, burst 1)" in reason.message
+
+
+def test_a_keyed_job_says_how_many_jobs_of_other_keys_come_first_in_the_fair_share(
+    session: Session, serving: int
+) -> None:
+    a = _keyed(session, "tests.fair_run", "a", 5)
+    _keyed(session, "tests.fair_run", "b", 2)
+    assert "fair_share" not in codes(session, a[0])
+    # a's third job is on its third turn: b's two jobs come first (and a's own two).
+    assert message(session, a[2], "fair_share").startswith(
+        "fair share: 2 ready jobs of other keys of queue default come first"
+    )
+    assert "jobs_ahead" not in codes(session, a[2]), "none of a higher priority"

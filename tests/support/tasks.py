@@ -23,6 +23,8 @@ from hiring_jobs.app import app
 from hiring_jobs.models import Notification
 from hiring_jobs.queue.defer import defer, defer_async
 from hiring_jobs.queue.execution import Mode
+from hiring_jobs.queue.keys import Key
+from hiring_jobs.queue.rate_limit import Rate
 from hiring_jobs.queue.retry import RetryPolicy
 from hiring_jobs.queue.time_limits import SoftTimeLimitExceeded, TimeLimits
 from hiring_jobs.tasks.family import task
@@ -242,3 +244,47 @@ _held = bytearray()
 def stuck_thread(seconds: float) -> None:
     """Thread mode: nothing can stop it, so its hard limit only frees its slot."""
     time.sleep(seconds)
+
+
+def _note_run(log: str, key: str, seconds: float) -> str:
+    """`start` and `end` lines with the run's key and time: every run's interval."""
+    run = uuid.uuid4().hex
+
+    def note(event: str) -> None:
+        with open(log, "a") as out:
+            out.write(f"{key} {run} {os.getpid()} {event} {time.time():.6f}\n")
+
+    note("start")
+    time.sleep(seconds)
+    note("end")
+    return key
+
+
+@task(
+    "tests.capped_run",
+    queue="default",
+    retry=RetryPolicy(max_retries=0),
+    key=Key("tenant_cap", "tenant", max_running=2),
+)
+def capped_run(log: str, key: str, tenant: str, seconds: float) -> str:
+    """At most two runs of one tenant at once, fleet-wide (queue/keys.py)."""
+    return _note_run(log, key, seconds)
+
+
+@task(
+    "tests.rated_run",
+    queue="default",
+    retry=RetryPolicy(max_retries=0),
+    key=Key("tenant_rate", "tenant", rate=Rate(6, 2.0, burst=1)),
+)
+def rated_run(log: str, key: str, tenant: str, seconds: float) -> str:
+    """At most 6 starts per 2 s of one tenant (plus a burst of 1), fleet-wide."""
+    return _note_run(log, key, seconds)
+
+
+@task(
+    "tests.fair_run", queue="default", retry=RetryPolicy(max_retries=0), key=Key("tenant", "tenant")
+)
+def fair_run(log: str, key: str, tenant: str, seconds: float) -> str:
+    """Keyed by tenant without limits: fair share only."""
+    return _note_run(log, key, seconds)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 # Every section but growth (5M rows) and middleware (a variant of drain).
 SECTIONS = ("drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog")
-SECTIONS += ("snapshot", "memory")
+SECTIONS += ("snapshot", "memory", "fairness")
 
 
 def _server_url(server: NoopExecutor) -> str:

@@ -15,7 +15,7 @@ from tools.bench import main
 
 SECTIONS = (
     "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "snapshot",
-    "growth", "memory", "middleware",
+    "growth", "memory", "middleware", "fairness",
 )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from tools.bench import (
     backlog,
     drain,
     enqueue,
+    fairness,
     growth,
     isolation,
     latency,
@@ -44,7 +45,7 @@ from tools.bench.common import (
 
 SECTIONS = (
     "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "snapshot",
-    "growth", "memory", "middleware",
+    "growth", "memory", "middleware", "fairness",
 )  # fmt: skip
 DEFAULT_SECTIONS = (
     "drain", "enqueue", "latency", "resume", "isolation", "writes", "backlog", "memory"
@@ -394,6 +395,37 @@ def _median_writes(values: list[writes.Writes]) -> writes.Writes:
 # Above what 2 cores complete, so both phases measure capacity, not the producer.
 BACKLOG_PRODUCER_RATE = 2_000.0
 SNAPSHOT_PRODUCER_RATE = 100.0
+
+
+def section_fairness(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
+    """Fair share between keys: B's one job behind A's backlog, keyed and not; and what a
+    fetch costs with `sizes.backlog` jobs waiting, keyed and not."""
+    costs = fairness.fetch_cost(bench, sizes.backlog)
+    for scenario, ms in costs.items():
+        report.add(
+            "fairness",
+            f"fetch of {fairness.FETCH_FREE} jobs, {sizes.backlog:,} waiting, {scenario}",
+            f"{ms:.2f} ms",
+        )
+    backlog_size = 200 if bench.quick else 2_000
+    slots = 4
+    results: dict[bool, list[fairness.Pickup]] = {True: [], False: []}
+    for index in range(sizes.rounds):
+        for fair in (True, False):
+            result = fairness.measure(bench, fair=fair, backlog=backlog_size, slots=slots)
+            bench.log(f"fairness round {index + 1}: {'keyed' if fair else 'by id'}: {result}")
+            results[fair].append(result)
+    for fair in (True, False):
+        position = median([r.position for r in results[fair]])
+        delay = median([r.delay_ms for r in results[fair]])
+        shape = "fair share (keyed by tenant)" if fair else "no key (by id)"
+        label = f"B's job behind A's {backlog_size:,}, {slots} slots, {shape}"
+        value = f"position {position:,.0f}, pickup {delay:,.0f} ms"
+        if fair:
+            limit = 2 * slots
+            report.check("fairness", label, value, f"position <= {limit}", position <= limit)
+        else:
+            report.add("fairness", label, value)
 
 
 def section_backlog(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:

@@ -15,9 +15,13 @@ import psycopg
 
 from hiring_jobs.app import app
 from hiring_jobs.db import database_url
+from hiring_jobs.queue import retry
 from hiring_jobs.queue.attempts import record_attempts
 from hiring_jobs.queue.context import bind_job_context
 from hiring_jobs.queue.execution import Execution, Mode, declare, execute
+from hiring_jobs.queue.keys import Key
+from hiring_jobs.queue.rate_limit import Rate
+from hiring_jobs.tasks.family import task as family_task
 
 MIDDLEWARE = {
     "context": bind_job_context,
@@ -75,3 +79,28 @@ def slow_parse(seconds: float) -> None:
     deadline = time.process_time() + seconds
     while time.process_time() < deadline:
         pass
+
+
+@app.task(name="bench.tenant_job", queue="default")
+def tenant_job(tenant: str, seconds: float) -> None:
+    """The fairness section's unit without a key: strictly by id (FIFO)."""
+    time.sleep(seconds)
+
+
+@family_task(
+    "bench.tenant_job_fair", queue="default", retry=retry.NEVER, key=Key("bench_tenant", "tenant")
+)
+def tenant_job_fair(tenant: str, seconds: float) -> None:
+    """The same, keyed by tenant: fair share between tenants (queue/keys.py)."""
+    time.sleep(seconds)
+
+
+@family_task(
+    "bench.tenant_job_capped",
+    queue="default",
+    retry=retry.NEVER,
+    key=Key("bench_capped", "tenant", max_running=2, rate=Rate.per_second(1000)),
+)
+def tenant_job_capped(tenant: str, seconds: float) -> None:
+    """Keyed with both limits: what the fetch costs when it must check them."""
+    time.sleep(seconds)
