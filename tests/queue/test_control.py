@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,7 +16,7 @@ from hiring_jobs.queue import control
 from hiring_jobs.queue.defer import batch_defer, defer
 from hiring_jobs.queue.slots import QueueSlots, SlotCounter
 from tests.support import tasks
-from tests.support.processes import cli_env, start_cli, wait_for
+from tests.support.processes import cli_env, scalar, start_cli, stop, wait_for
 
 SLOTS = QueueSlots(named=(("default", 4), ("resume", 2)), other=3)
 
@@ -125,27 +124,14 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[
     worker = start_cli("worker", "--queues", "default=4", env=env, log=tmp_path / "worker.log")
     try:
         wait_for(
-            lambda: _scalar(database_url, "SELECT count(*) FROM worker_processes") == 2,
+            lambda: scalar(database_url, "SELECT count(*) FROM worker_processes") == 2,
             timeout=90,
             what="both worker processes to report to queue control",
             process=worker,
         )
         yield worker
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-
-
-def _scalar(database_url: str, sql: str, **params: object) -> object:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
+        stop(worker)
 
 
 def _defer_runs(
@@ -168,7 +154,7 @@ def _act(session_factory: sessionmaker[Session], change: object) -> datetime:
 
 
 def _acknowledged(database_url: str, paused: bool, slots: int | None = None) -> bool:
-    rows = _scalar(
+    rows = scalar(
         database_url,
         "SELECT count(*) FROM worker_processes WHERE paused ? 'default' = %(paused)s"
         " AND (%(slots)s::int IS NULL OR (applied->>'default')::int = %(slots)s::int)",
@@ -190,7 +176,7 @@ def test_a_pause_stops_new_starts_on_every_worker_within_a_second_and_resume_res
     _defer_runs(session_factory, log, "job", 400, 0.2)
     started = "SELECT count(*) FROM procrastinate_events WHERE type = 'started'"
     wait_for(
-        lambda: _scalar(database_url, started) >= 16,  # type: ignore[operator]
+        lambda: scalar(database_url, started) >= 16,  # type: ignore[operator]
         timeout=60,
         what="jobs to be running on both workers",
         process=two_workers,
@@ -203,35 +189,35 @@ def test_a_pause_stops_new_starts_on_every_worker_within_a_second_and_resume_res
         process=two_workers,
     )
     wait_for(
-        lambda: _scalar(database_url, "SELECT count(*) FROM procrastinate_jobs"
+        lambda: scalar(database_url, "SELECT count(*) FROM procrastinate_jobs"
                         " WHERE status = 'doing'") == 0,
         timeout=30,
         what="running jobs to finish",
     )  # fmt: skip
     # Quiet for a while: long enough that a worker still fetching would have started some.
-    quiet = _scalar(database_url, "SELECT clock_timestamp()")
+    quiet = scalar(database_url, "SELECT clock_timestamp()")
     wait_for(
-        lambda: _scalar(database_url, "SELECT clock_timestamp() - %(q)s > interval '3 s'", q=quiet),
+        lambda: scalar(database_url, "SELECT clock_timestamp() - %(q)s > interval '3 s'", q=quiet),
         timeout=30,
         what="three quiet seconds",
     )  # fmt: skip
-    late = _scalar(
+    late = scalar(
         database_url,
         f"{started} AND at > %(at)s + interval '1 second'",
         at=paused_at,
     )
     assert late == 0, "no job started later than one second after the pause"
-    waiting = _scalar(database_url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
+    waiting = scalar(database_url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
     assert waiting and waiting > 0, "jobs were left waiting: the pause held them"  # type: ignore[operator]
 
     resumed_at = _act(session_factory, lambda s: control.resume(s, "default", by="test"))
     wait_for(
-        lambda: _scalar(database_url, f"{started} AND at > %(at)s", at=resumed_at) >= 8,  # type: ignore[operator]
+        lambda: scalar(database_url, f"{started} AND at > %(at)s", at=resumed_at) >= 8,  # type: ignore[operator]
         timeout=30,
         what="jobs to start again after the resume",
         process=two_workers,
     )
-    workers_used = _scalar(
+    workers_used = scalar(
         database_url,
         "SELECT count(DISTINCT worker_id) FROM procrastinate_jobs j"
         " JOIN procrastinate_events e ON e.job_id = j.id"
@@ -262,7 +248,7 @@ def _max_overlap(database_url: str, prefix: str) -> int:
 
 def _all_done(database_url: str) -> bool:
     return (
-        _scalar(database_url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN"
+        scalar(database_url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN"
                 " ('todo', 'doing') AND task_name = 'tests.timed_run'") == 0
     )  # fmt: skip
 
@@ -307,7 +293,7 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
         ).fetchall()
     _act(session_factory, lambda s: control.pause(s, "default", by="test", worker=paused_name))
     wait_for(
-        lambda: _scalar(database_url, "SELECT paused ? 'default' FROM worker_processes"
+        lambda: scalar(database_url, "SELECT paused ? 'default' FROM worker_processes"
                         " WHERE worker_id = %(w)s", w=paused_id) is True,
         timeout=30,
         what="that worker to report its pause",
@@ -316,7 +302,7 @@ def test_a_pause_for_one_worker_leaves_the_other_worker_serving(
     log.touch()
     _defer_runs(session_factory, log, "one", 16, 0.2)
     wait_for(lambda: _all_done(database_url), timeout=120, what="every job to run")
-    ran_on = _scalar(
+    ran_on = scalar(
         database_url,
         "SELECT array_agg(DISTINCT worker_name) FROM job_attempts"
         " WHERE task_name = 'tests.timed_run'",

@@ -7,7 +7,6 @@ on those intervals.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hiring_jobs.queue import batching
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from tests.support import tasks
-from tests.support.processes import cli_env, start_cli, wait_for
+from tests.support.processes import cli_env, scalar, start_cli, stop, wait_for
 
 
 def fetch(database_url: str, free: dict[str, int]) -> list[dict[str, Any]]:
@@ -160,12 +159,6 @@ def test_with_more_keys_than_slots_every_key_gets_its_turn_before_any_gets_two(
 REPORTED_TO_QUEUE_CONTROL = "SELECT count(*) FROM worker_processes WHERE applied IS NOT NULL"
 
 
-def _scalar(database_url: str, sql: str, **params: object) -> Any:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
-
-
 @pytest.fixture
 def four_workers(database_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Four worker processes (one supervisor), each with 8 slots for `default`."""
@@ -191,24 +184,14 @@ def _workers(
     )
     try:
         wait_for(
-            lambda: (
-                _scalar(
-                    database_url, "SELECT count(*) FROM worker_processes WHERE applied IS NOT NULL"
-                )
-                == processes
-            ),
+            lambda: scalar(database_url, REPORTED_TO_QUEUE_CONTROL) == processes,
             timeout=120,
             what=f"{processes} worker processes to report to queue control",
             process=worker,
         )
         yield worker
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop(worker)
 
 
 def _runs(log: Path) -> list[tuple[str, float, float]]:
@@ -247,7 +230,7 @@ def _defer_runs(
 
 
 def _all_done(database_url: str, task: str) -> bool:
-    return not _scalar(
+    return not scalar(
         database_url,
         "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %(t)s"
         " AND status IN ('todo', 'doing')",
@@ -277,7 +260,7 @@ def test_max_running_per_key_holds_under_four_processes_of_eight_slots(
     peaks = {t: _max_overlap([r for r in runs if r[0] == t]) for t in ("acme", "globex", "initech")}
     assert all(peak <= 2 for peak in peaks.values()), peaks
     assert _max_overlap(runs) > 2, "tenants ran side by side: the limit is per key"
-    attempts = _scalar(
+    attempts = scalar(
         database_url,
         "SELECT array_agg(DISTINCT attempts) FROM procrastinate_jobs"
         " WHERE task_name = 'tests.capped_run'",
@@ -341,21 +324,21 @@ def test_fair_share_a_single_job_of_b_starts_within_two_rounds_of_slots_behind_a
         process=one_worker,
     )
     [b_job] = _defer_runs(session_factory, tasks.fair_run, log, "b", 1, 0.0)
-    deferred_at = _scalar(
+    deferred_at = scalar(
         database_url,
         "SELECT extract(epoch FROM at) FROM procrastinate_events"
         " WHERE job_id = %(id)s AND type = 'deferred'",
         id=b_job,
     )
     wait_for(
-        lambda: _scalar(
+        lambda: scalar(
             database_url, "SELECT status FROM procrastinate_jobs WHERE id = %(id)s", id=b_job
         ) == "succeeded",
         timeout=120,
         what="b's job to run",
         process=one_worker,
     )  # fmt: skip
-    position = _scalar(
+    position = scalar(
         database_url,
         "SELECT count(*) FROM procrastinate_events WHERE type = 'started' AND job_id <> %(id)s"
         " AND at > to_timestamp(%(since)s) AND at < (SELECT at FROM procrastinate_events"
@@ -363,7 +346,7 @@ def test_fair_share_a_single_job_of_b_starts_within_two_rounds_of_slots_behind_a
         id=b_job,
         since=float(deferred_at),
     )
-    waiting = _scalar(
+    waiting = scalar(
         database_url,
         "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'"
         " AND task_name = 'tests.fair_run'",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "hiring_jobs"]
@@ -53,3 +57,20 @@ def wait_for(
             raise AssertionError(f"process exited with {process.returncode} before {what}")
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes], *, timeout: float = 60) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it is still running after `timeout`."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def scalar(database_url: str, sql: str, **params: object) -> Any:
+    """The first column of the first row (None without a row), on a connection of its own."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        return row[0] if row else None
