@@ -30,10 +30,14 @@ DEFAULT_POOL_SIZE = 4
 # restart may have killed it) is still checked.
 CHECK_IDLE_SECONDS = 1.0
 # Worker connections move job state only (fetch, finish, retry, heartbeats, attempt
-# records): their commits do not wait for the WAL flush. Safe because delivery is at
-# least once: PostgreSQL writes WAL in order, so a crash loses at most the last moments
-# of job-state changes, and a lost "started" or "succeeded" runs the job again (rescue of
-# stalled jobs). Never for enqueueing: `queue.defer` uses the caller's own connection.
+# records): their commits do not wait for the WAL flush. Safe for what ends a run
+# because delivery is at least once: PostgreSQL writes WAL in order, so a crash loses at
+# most the last moments of job-state changes, and a lost "succeeded" or retry runs the
+# job again (rescue of stalled jobs), after the run. Not for what starts one or keeps it
+# alive: the fetch and the lease renewals set synchronous_commit on for their own commit
+# (hiring_jobs/sql/queue.sql), as a fetch lost while its job runs would let a second
+# worker run it at the same time. Never for enqueueing: `queue.defer` uses the caller's
+# own connection.
 #
 # JIT off: queue statements are short index lookups, but their generic plans carry huge
 # cost estimates on a big table (a LIMIT taken from a column is estimated as a tenth of

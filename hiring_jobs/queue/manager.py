@@ -7,7 +7,10 @@ Three promises are kept here, for the stock `procrastinate ... worker` as for ou
   jobs (queue/execution.py does) before the rescue, which waits STALLED_HEARTBEATS
   heartbeats of silence (settings.stalled_after_seconds), may hand them to another worker.
   The lease is measured from the moment a renewal was *sent*, so it always ends before the
-  heartbeat that the database recorded plus the same time.
+  heartbeat that the database recorded plus the same time. Renewals (and registration)
+  are committed durably even on worker connections, whose other commits are asynchronous
+  (hiring_jobs/app.py): a renewal acknowledged and then lost in a crash would leave the
+  database with an older heartbeat than the one the lease counts from.
 - **Fencing.** A job is finished, retried or aborted only while it is still `doing` under
   this worker: a worker that lost its jobs to the rescue can never overwrite the outcome
   of a newer run. A finish is one UPDATE whose WHERE clause is the fence (and which lets
@@ -19,9 +22,10 @@ Three promises are kept here, for the stock `procrastinate ... worker` as for ou
   leave it `doing` for as long as the worker lives.
 
 Where this goes around Procrastinate: it overrides public JobManager methods, restates
-`procrastinate_finish_job_v1` as a set-based fenced UPDATE, and calls
-`procrastinate_retry_job_v2` under a row lock (hiring_jobs/sql/queue.sql);
-tests/queue/test_manager.py fails when an upgrade changes either function.
+`procrastinate_finish_job_v1` as a set-based fenced UPDATE, calls
+`procrastinate_retry_job_v2` under a row lock, and calls the registration and heartbeat
+functions in statements of its own (hiring_jobs/sql/queue.sql);
+tests/queue/test_manager.py fails when an upgrade changes any of these functions.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ logger = logging.getLogger(__name__)
 # A worker that could not renew its heartbeat for this many intervals stops its jobs.
 LEASE_HEARTBEATS = 2.0
 
+# Procrastinate's registration and heartbeat, committed durably (hiring_jobs/sql/queue.sql).
+REGISTER_WORKER = QUEUE["register_worker"]
+RENEW_LEASE = QUEUE["renew_lease"]
+
 # Fenced finish and retry: hiring_jobs/sql/queue.sql.
 FINISH_OWNED_JOBS = QUEUE["finish_owned_jobs"]
 DELETE_OWNED_JOBS = QUEUE["delete_owned_jobs"]
@@ -68,13 +76,14 @@ class QueueJobManager(manager.JobManager):
 
     async def register_worker(self) -> int:
         sent = time.monotonic()
-        worker_id = await super().register_worker()
+        row = await self.connector.execute_query_one_async(REGISTER_WORKER)  # type: ignore[arg-type]
+        worker_id = int(row["worker_id"])
         self._renewed[worker_id] = sent
         return worker_id
 
     async def update_heartbeat(self, worker_id: int) -> None:
         sent = time.monotonic()
-        await super().update_heartbeat(worker_id)
+        await self.connector.execute_query_async(RENEW_LEASE, worker_id=worker_id)  # type: ignore[arg-type]
         self._renewed[worker_id] = sent
 
     async def unregister_worker(self, worker_id: int) -> None:

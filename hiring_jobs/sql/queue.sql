@@ -848,6 +848,23 @@ ORDER BY p.worker_id
 LIMIT 1000;
 
 
+-- register_worker --
+-- Procrastinate's register_worker, committed durably: the worker's first lease (queue/manager.py)
+-- Worker connections commit asynchronously (hiring_jobs/app.py, JOB_STATE_SETTINGS);
+-- set_config(..., true) turns that off for this statement's transaction only.
+SELECT registered.worker_id
+  FROM procrastinate_register_worker_v1() AS registered
+ WHERE set_config('synchronous_commit', 'on', true) IS NOT NULL;
+
+-- renew_lease --
+-- Procrastinate's update_heartbeat, committed durably (queue/manager.py)
+-- A worker counts its lease from a renewal it sent; the rescue counts from the heartbeat
+-- the database holds. A renewal acknowledged, then lost in a crash, would let the rescue
+-- hand the worker's running jobs to another worker before this one stops them.
+SELECT procrastinate_update_heartbeat_v1(%(worker_id)s),
+       set_config('synchronous_commit', 'on', true);
+
+
 -- fetch_jobs_unkeyed --
 -- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
 -- The statement from before keys (fetch_jobs below without the key machinery, whose
@@ -909,6 +926,9 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
  WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+   -- Committed durably on a worker connection (hiring_jobs/app.py, JOB_STATE_SETTINGS):
+   -- a fetch lost in a crash would hand a running job to a second worker.
+   AND set_config('synchronous_commit', 'on', true) IS NOT NULL
 RETURNING procrastinate_jobs.*;
 
 -- fetch_jobs --
@@ -1078,6 +1098,7 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
  WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+   AND set_config('synchronous_commit', 'on', true) IS NOT NULL  -- durable: fetch_jobs_unkeyed
 RETURNING procrastinate_jobs.*,
           -- Keyed jobs wait in these buckets (else fetch_jobs_unkeyed will do).
           EXISTS (SELECT 1 FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL)

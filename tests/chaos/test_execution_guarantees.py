@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import datetime
 import signal
 import subprocess
 import sys
@@ -22,9 +24,13 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.orm import Session, sessionmaker
 
+from hiring_jobs.app import app, make_connector
+from hiring_jobs.queue.batching import fetch
 from hiring_jobs.queue.defer import batch_defer, defer
+from hiring_jobs.queue.manager import QueueJobManager
 from tests.conftest import EMBEDDED_PGDATA
 from tests.support import tasks
 from tests.support.embedded import restart_server
@@ -156,6 +162,79 @@ def test_no_job_runs_twice_at_once_across_database_restarts(
         if not len(runs[key]) - lost <= recorded.get(key, 0) <= len(runs[key]):
             unrecorded[key] = (len(runs[key]), lost, recorded.get(key, 0))
     assert unrecorded == {}, "(runs, runs at the crash, rows): every run recorded, once"
+
+
+# Asynchronous commits reach the kernel at the WAL writer's next round: held back this
+# long, they are lost by an immediate restart, deterministically.
+SLOW_WAL_WRITER = "10s"
+
+
+@pytest.mark.parametrize("durable", ["fetch_jobs_unkeyed", "fetch_jobs", "renew_lease"])
+def test_a_crash_keeps_the_fetches_and_lease_renewals_a_worker_was_told_of(
+    database_url: str, session_factory: sessionmaker[Session], durable: str
+) -> None:
+    """Fetches and renewals commit durably on worker connections, whose other commits are
+    asynchronous: a fetch lost while its job runs would let a second worker run it, a lost
+    renewal would let the rescue take a job its worker still runs. The statement under
+    test is the last durable one before the crash; a finish committed after it is the
+    control: asynchronous, it is lost, so the crash did lose what it could."""
+    if not EMBEDDED_PGDATA:
+        pytest.skip("restarts only the embedded test server, never an external one")
+    with session_factory() as session, session.begin():
+        if durable == "fetch_jobs":
+            fetched = [defer(session, tasks.fair_run, log="-", key="k", tenant="t", seconds=0.0)]
+        else:
+            fetched = batch_defer(session, tasks.echo, [{"value": 1}])
+        control = defer(session, tasks.echo, value=2)
+    _set_wal_writer_delay(database_url, SLOW_WAL_WRITER)
+    try:
+        worker_id, heartbeat = asyncio.run(_worker_steps(durable, control))
+        restart_server(EMBEDDED_PGDATA[0], "immediate")
+    finally:
+        _set_wal_writer_delay(database_url, None)
+
+    ids = [*fetched, control]
+    jobs = dict(_query(database_url, "SELECT id, concat_ws(' ', status, worker_id)"
+                       " FROM procrastinate_jobs WHERE id = ANY(%s)", ids))  # fmt: skip
+    assert jobs == {job_id: f"doing {worker_id}" for job_id in ids}, (
+        "the fetch survived the crash; the later finish of the control job did not"
+    )
+    renewed = _query(
+        database_url, "SELECT last_heartbeat FROM procrastinate_workers WHERE id = %s", worker_id
+    )
+    assert renewed == [(heartbeat,)], "the last renewal survived the crash"
+
+
+def _set_wal_writer_delay(url: str, delay: str | None) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if delay is None:
+            conn.execute("ALTER SYSTEM RESET wal_writer_delay")
+        else:
+            conn.execute(sql.SQL("ALTER SYSTEM SET wal_writer_delay = {}").format(delay))
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)  # the WAL writer takes the setting at its next round
+
+
+async def _worker_steps(durable: str, control: int) -> tuple[int, datetime.datetime]:
+    """As a worker process does, on its kind of connection: register, fetch, renew the
+    lease, up to the `durable` statement; then finish the `control` job, asynchronously."""
+    connector = make_connector(job_state=True)
+    await connector.open_async()
+    try:
+        job_manager = QueueJobManager(connector, app)
+        worker_id = await job_manager.register_worker()
+        keyed = durable == "fetch_jobs"
+        await fetch(connector, {"default": 2, "*": 0}, worker_id, keyed=keyed)
+        if durable == "renew_lease":
+            await asyncio.sleep(0.05)  # a renewal distinct from the registration
+            await job_manager.update_heartbeat(worker_id)
+        row = await connector.execute_query_one_async(
+            "SELECT last_heartbeat FROM procrastinate_workers WHERE id = %(id)s", id=worker_id
+        )
+        await job_manager.finish_owned_jobs([(control, "succeeded")], worker_id)
+    finally:
+        await connector.close_async()
+    return worker_id, row["last_heartbeat"]
 
 
 def test_hung_sync_jobs_are_killed_at_the_hard_limit_while_other_queues_go_on(

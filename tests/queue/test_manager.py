@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from procrastinate import jobs
+from procrastinate import jobs, sql
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.app import app, make_connector
@@ -153,16 +153,32 @@ def test_the_procrastinate_functions_we_call_keep_their_signatures(
         name: args
         for name, args in conn.execute(
             "SELECT proname, pg_get_function_identity_arguments(oid) FROM pg_proc"
-            " WHERE proname IN ('procrastinate_finish_job_v1', 'procrastinate_retry_job_v2')"
+            " WHERE proname IN ('procrastinate_finish_job_v1', 'procrastinate_retry_job_v2',"
+            " 'procrastinate_register_worker_v1', 'procrastinate_update_heartbeat_v1')"
         ).fetchall()
     }
     assert found == {
+        "procrastinate_register_worker_v1": "",
+        "procrastinate_update_heartbeat_v1": "worker_id bigint",
         "procrastinate_finish_job_v1": "job_id bigint, end_status procrastinate_job_status,"
         " delete_job boolean",
         "procrastinate_retry_job_v2": "job_id bigint, retry_at timestamp with time zone,"
         " new_priority integer, new_queue_name character varying,"
         " new_lock character varying",
     }
+
+
+def test_registration_and_heartbeat_call_what_procrastinate_calls() -> None:
+    """Fails when an upgrade changes Procrastinate's statements: re-check register_worker
+    and renew_lease (hiring_jobs/sql/queue.sql), which add a durable commit to them."""
+    assert sql.queries["register_worker"].strip() == (
+        "SELECT * FROM procrastinate_register_worker_v1()"
+    )
+    assert sql.queries["update_heartbeat"].strip() == (
+        "SELECT procrastinate_update_heartbeat_v1(%(worker_id)s)"
+    )
+    assert "procrastinate_register_worker_v1()" in manager_module.REGISTER_WORKER
+    assert "procrastinate_update_heartbeat_v1(%(worker_id)s)" in manager_module.RENEW_LEASE
 
 
 # What finish_owned_jobs (hiring_jobs/sql/queue.sql) restates, whitespace collapsed.
