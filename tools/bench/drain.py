@@ -49,15 +49,14 @@ def ours(bench: Bench, **env: str) -> Contender:
     )
 
 
-def ours_thread_mode(bench: Bench) -> Contender:
-    """The same worker with the no-op declared `mode=thread` (the fast path a task may
-    declare): what process execution costs a task that does nothing."""
+def ours_declared(bench: Bench, mode: str) -> Contender:
+    """The same worker with the no-op declared `mode=thread` or written `async def` (the
+    fast paths a task may take): what process execution costs a task that does nothing."""
+    label = "declared `mode=thread`" if mode == "thread" else "written `async def`"
     return Contender(
-        label="hiring-jobs worker, no-op in thread mode",
+        label=f"hiring-jobs worker, no-op {label}",
         start=lambda b: [
-            hiring_worker(
-                b, processes=b.processes, concurrency=b.concurrency, BENCH_NOOP_MODE="thread"
-            )
+            hiring_worker(b, processes=b.processes, concurrency=b.concurrency, BENCH_NOOP_MODE=mode)
         ],
         listeners=bench.processes,
     )

@@ -167,7 +167,8 @@ def section_drain(bench: Bench, sizes: Sizes, options: Options, report: Report) 
     primary = drain.ours(bench)
     contenders = [
         primary,
-        drain.ours_thread_mode(bench),
+        drain.ours_declared(bench, "thread"),
+        drain.ours_declared(bench, "async"),
         drain.stock_defaults(),
         drain.stock_same_shape(bench),
     ]

@@ -31,13 +31,23 @@ MIDDLEWARE = {
 _local = threading.local()
 
 
-@app.task(name="bench.noop", queue="default")
-def noop() -> None:
-    """The unit of the drain benchmarks: all cost is the queue's."""
+# The drain's contenders declare the no-op in each execution mode (default: process).
+NOOP_MODE = os.environ.get("BENCH_NOOP_MODE", "process")
 
+if NOOP_MODE == "async":
 
-if os.environ.get("BENCH_NOOP_MODE") == "thread":  # the drain's thread-mode contender
-    declare(noop, Execution(mode=Mode.THREAD))
+    @app.task(name="bench.noop", queue="default")
+    async def noop() -> None:
+        """The unit of the drain benchmarks: all cost is the queue's."""
+
+else:
+
+    @app.task(name="bench.noop", queue="default")
+    def noop() -> None:
+        """The unit of the drain benchmarks: all cost is the queue's."""
+
+    if NOOP_MODE == "thread":
+        declare(noop, Execution(mode=Mode.THREAD))
 
 
 @app.task(name="bench.probe", queue="default")
