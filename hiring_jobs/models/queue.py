@@ -30,9 +30,10 @@ class AttemptOutcome(enum.StrEnum):
 class JobAttempt(Base):
     __tablename__ = "job_attempts"
     __table_args__ = (
-        # Not unique: a job retried from the dead-letter queue or rescued may run its
-        # attempt number again; every run gets its own row.
-        Index("ix_job_attempts_job", "job_id", "attempt"),
+        # One row per run: a run is its job, attempt number and the worker registration
+        # that fetched it; the worker and the rescue may both write it (migration 0018).
+        # Rows of earlier versions have no worker id: never in conflict.
+        Index("ux_job_attempts_run", "job_id", "attempt", "worker_id", unique=True),
         Index("ix_job_attempts_started_at", "started_at"),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(
@@ -69,6 +70,8 @@ class JobAttempt(Base):
     hostname: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
     request_id: Mapped[str | None] = mapped_column(String(100))
+    # The Procrastinate worker registration that fetched the job for this run.
+    worker_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DeadLetterRecord(Base):

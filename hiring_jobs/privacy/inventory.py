@@ -274,7 +274,7 @@ TABLES: tuple[Table, ...] = (
         },
         not_personal=_cols(
             "id job_id attempt task_name queue outcome started_at finished_at duration_ms "
-            "exception_type error_fingerprint worker_name hostname pid request_id"
+            "exception_type error_fingerprint worker_name hostname pid request_id worker_id"
         ),
         keep_rows=True,
     ),

@@ -68,6 +68,7 @@ class Started:
 
     job_id: int
     attempt: int
+    worker_id: int | None  # the registration that fetched the job: with the two above, the run
     task_name: str
     queue: str
     worker_name: str | None
@@ -82,6 +83,7 @@ class Started:
         return cls(
             job_id=job.id,
             attempt=job.attempts + 1,
+            worker_id=job.worker_id,
             task_name=job.task_name,
             queue=job.queue,
             worker_name=context.worker_name,
@@ -143,21 +145,7 @@ class AttemptWriter:
         While the database is unreachable the write is tried again a few times; a run
         whose row is never written is recorded by the rescue as `interrupted`.
         """
-        row = {
-            "job_id": started.job_id,
-            "attempt": started.attempt,
-            "task_name": started.task_name,
-            "queue": started.queue,
-            "outcome": outcome.value,
-            "started_at": started.started_at,
-            "duration_ms": (time.monotonic() - started.monotonic) * 1000,
-            "worker_name": started.worker_name,
-            "hostname": HOSTNAME,
-            "pid": os.getpid(),
-            "request_id": started.request_id,
-            "result": _result_json(result),
-            **error_fields(error),
-        }
+        row = attempt_row(started, outcome=outcome, error=error, result=result)
         for wait in (*RECORD_RETRY_SECONDS, None):
             try:
                 await self._rows.submit(row)
@@ -180,11 +168,39 @@ class AttemptWriter:
         await self._write([row])
 
     async def _write(self, rows: list[Row]) -> list[None]:
-        await self._connector.execute_query_async(
-            RECORD_ATTEMPTS,  # type: ignore[arg-type]
-            **{name: [row[name] for row in rows] for name in rows[0]},
-        )
+        await self._connector.execute_query_async(RECORD_ATTEMPTS, **columns(rows))  # type: ignore[arg-type]
         return [None] * len(rows)
+
+
+def columns(rows: list[Row]) -> dict[str, list[Any]]:
+    """record_attempts' parameters: one array per column."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def attempt_row(
+    started: Started,
+    *,
+    outcome: AttemptOutcome,
+    error: BaseException | None = None,
+    result: Any = None,
+) -> Row:
+    """The job_attempts row of a run that ended now (record_attempts' parameters, one each)."""
+    return {
+        "job_id": started.job_id,
+        "attempt": started.attempt,
+        "worker_id": started.worker_id,
+        "task_name": started.task_name,
+        "queue": started.queue,
+        "outcome": outcome.value,
+        "started_at": started.started_at,
+        "duration_ms": (time.monotonic() - started.monotonic) * 1000,
+        "worker_name": started.worker_name,
+        "hostname": HOSTNAME,
+        "pid": os.getpid(),
+        "request_id": started.request_id,
+        "result": _result_json(result),
+        **error_fields(error),
+    }
 
 
 def unreachable(exc: BaseException) -> bool:

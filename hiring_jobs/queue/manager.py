@@ -129,6 +129,7 @@ class QueueJobManager(manager.JobManager):
                 RECORD_REJECTED_ATTEMPT,  # type: ignore[arg-type]
                 job_id=job.id,
                 attempt=job.attempts + 1,
+                worker_id=worker_id,
                 task_name=job.task_name or "",
                 queue=job.queue,
                 exception_type=REJECTED,

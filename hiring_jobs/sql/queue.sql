@@ -18,7 +18,7 @@ LEFT JOIN job_progress p ON p.job_id = j.id
 LEFT JOIN LATERAL (
     SELECT result, exception_type, error_message, outcome, started_at
     FROM job_attempts WHERE job_id = j.id
-    -- The order of ix_job_attempts_job: "ORDER BY id DESC" alone let the planner walk the
+    -- The order of ux_job_attempts_run: "ORDER BY id DESC" alone let the planner walk the
     -- primary key backwards from the newest attempt, through every later job's rows.
     ORDER BY attempt DESC, id DESC LIMIT 1
 ) a ON true
@@ -62,11 +62,12 @@ RETURNING id;
 -- Its start is the job's latest `started` event and its worker the registration of the
 -- job's worker. Skipped when the worker did write it (its end recorded, then the worker
 -- lost before the job's finish): a row of this attempt number that started with this run
--- (a minute of slack for the clocks of worker and database).
+-- (a minute of slack for the clocks of worker and database), or, when the worker writes
+-- it at this very moment, the run's row (job, attempt, worker registration: unique).
 INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, started_at, finished_at, duration_ms,
-     exception_type, error_message, worker_name, hostname, pid)
-SELECT j.id, j.attempts + 1, j.task_name, j.queue_name, 'interrupted',
+    (job_id, attempt, worker_id, task_name, queue, outcome, started_at, finished_at,
+     duration_ms, exception_type, error_message, worker_name, hostname, pid)
+SELECT j.id, j.attempts + 1, j.worker_id, j.task_name, j.queue_name, 'interrupted',
        coalesce(started.at, now()), now(),
        extract(epoch FROM now() - coalesce(started.at, now())) * 1000,
        'hiring_jobs.queue.rescue.WorkerLost',
@@ -82,7 +83,9 @@ WHERE j.id = %(job_id)s AND j.status = 'doing'
   AND NOT EXISTS (
         SELECT 1 FROM job_attempts a
          WHERE a.job_id = j.id AND a.attempt = j.attempts + 1 AND a.outcome <> 'running'
-           AND a.started_at >= coalesce(started.at, now()) - interval '1 minute');
+           AND a.started_at >= coalesce(started.at, now()) - interval '1 minute')
+-- The worker wrote it meanwhile (record_attempts): its row stays.
+ON CONFLICT (job_id, attempt, worker_id) DO NOTHING;
 
 -- throughput_rolled_until --
 -- The last minute rolled up into job_throughput_minutes (queue/throughput.py)
@@ -736,11 +739,11 @@ SELECT count(*) FROM (
 -- record_rejected_attempt --
 -- Record a fetched job the worker cannot run as a failed attempt (queue/manager.py)
 INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, finished_at, duration_ms, exception_type,
-     error_message, error_fingerprint, worker_name, hostname, pid)
-VALUES (%(job_id)s, %(attempt)s, left(%(task_name)s, 200), left(%(queue)s, 100), 'failed',
-        now(), 0, %(exception_type)s, %(error_message)s, %(error_fingerprint)s,
-        %(worker_name)s, %(hostname)s, %(pid)s);
+    (job_id, attempt, worker_id, task_name, queue, outcome, finished_at, duration_ms,
+     exception_type, error_message, error_fingerprint, worker_name, hostname, pid)
+VALUES (%(job_id)s, %(attempt)s, %(worker_id)s, left(%(task_name)s, 200),
+        left(%(queue)s, 100), 'failed', now(), 0, %(exception_type)s, %(error_message)s,
+        %(error_fingerprint)s, %(worker_name)s, %(hostname)s, %(pid)s);
 
 -- cron_settings --
 -- Every cron task's run-time settings (queue/cron.py)
@@ -1157,21 +1160,27 @@ SELECT owned.id,
 -- Attempts as they ended, one row each, written once (queue/attempts.py)
 -- A worker cut off from the database writes its rows when it is back, and by then the
 -- rescue may have written the row of the same run as `interrupted` (record_interrupted_attempt):
--- the worker's row, which knows how the run ended, takes the place of the rescue's.
+-- the worker's row, which knows how the run ended, takes the place of the rescue's. A run
+-- is (job_id, attempt, worker_id), unique (migration 0018): when both write at the same
+-- moment, the later one waits for the other and takes the conflict path. A row of the
+-- run this worker wrote already (a write retried after a lost acknowledgement) stays.
 WITH ended AS MATERIALIZED (
     SELECT *
-    FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(task_name)s::text[],
-                %(queue)s::text[], %(outcome)s::text[], %(started_at)s::timestamptz[],
-                %(duration_ms)s::float8[], %(exception_type)s::text[],
-                %(error_message)s::text[], %(traceback)s::text[],
+    FROM unnest(%(job_id)s::bigint[], %(attempt)s::int[], %(worker_id)s::bigint[],
+                %(task_name)s::text[], %(queue)s::text[], %(outcome)s::text[],
+                %(started_at)s::timestamptz[], %(duration_ms)s::float8[],
+                %(exception_type)s::text[], %(error_message)s::text[], %(traceback)s::text[],
                 %(error_fingerprint)s::text[], %(result)s::text[], %(worker_name)s::text[],
                 %(hostname)s::text[], %(pid)s::int[], %(request_id)s::text[])
-         AS a(job_id, attempt, task_name, queue, outcome, started_at, duration_ms,
+         AS a(job_id, attempt, worker_id, task_name, queue, outcome, started_at, duration_ms,
               exception_type, error_message, traceback, error_fingerprint, result,
               worker_name, hostname, pid, request_id)
 ), replaced AS (
+    -- The rescue's row, seen already (the rescue may not have known the worker's id: a
+    -- registration pruned meanwhile leaves the job's worker_id empty).
     UPDATE job_attempts AS rescued
-       SET outcome = ended.outcome, started_at = ended.started_at,
+       SET worker_id = ended.worker_id, outcome = ended.outcome,
+           started_at = ended.started_at,
            finished_at = ended.started_at + make_interval(secs => ended.duration_ms / 1000),
            duration_ms = ended.duration_ms, exception_type = ended.exception_type,
            error_message = ended.error_message, traceback = ended.traceback,
@@ -1185,13 +1194,21 @@ WITH ended AS MATERIALIZED (
     RETURNING rescued.job_id, rescued.attempt
 )
 INSERT INTO job_attempts
-    (job_id, attempt, task_name, queue, outcome, started_at, finished_at, duration_ms,
-     exception_type, error_message, traceback, error_fingerprint, result, worker_name,
-     hostname, pid, request_id)
-SELECT job_id, attempt, task_name, queue, outcome, started_at,
+    (job_id, attempt, worker_id, task_name, queue, outcome, started_at, finished_at,
+     duration_ms, exception_type, error_message, traceback, error_fingerprint, result,
+     worker_name, hostname, pid, request_id)
+SELECT job_id, attempt, worker_id, task_name, queue, outcome, started_at,
        started_at + make_interval(secs => duration_ms / 1000), duration_ms, exception_type,
        error_message, traceback, error_fingerprint, result::jsonb, worker_name, hostname,
        pid, request_id
 FROM ended
 WHERE NOT EXISTS (SELECT 1 FROM replaced
-                   WHERE replaced.job_id = ended.job_id AND replaced.attempt = ended.attempt);
+                   WHERE replaced.job_id = ended.job_id AND replaced.attempt = ended.attempt)
+ON CONFLICT (job_id, attempt, worker_id) DO UPDATE
+   SET outcome = excluded.outcome, started_at = excluded.started_at,
+       finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+       exception_type = excluded.exception_type, error_message = excluded.error_message,
+       traceback = excluded.traceback, error_fingerprint = excluded.error_fingerprint,
+       result = excluded.result, worker_name = excluded.worker_name,
+       hostname = excluded.hostname, pid = excluded.pid, request_id = excluded.request_id
+ WHERE job_attempts.exception_type = 'hiring_jobs.queue.rescue.WorkerLost';

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,8 +121,13 @@ class StatementLog:
         return sum(1 for query in self.queries if query in queries)
 
 
-def _started(job_id: int, task_name: str = "tests.echo") -> Started:
-    job = Job(id=job_id, queue="default", lock=None, queueing_lock=None, task_name=task_name)
+def _started(
+    job_id: int, task_name: str = "tests.echo", *, worker_id: int | None = None
+) -> Started:
+    job = Job(
+        id=job_id, queue="default", lock=None, queueing_lock=None, task_name=task_name,
+        worker_id=worker_id,
+    )  # fmt: skip
     context = JobContext(
         app=app, job=job, worker_name="w1", start_timestamp=0.0, abort_reason=lambda: None
     )
@@ -307,6 +314,61 @@ def test_the_rescue_does_not_record_a_run_its_worker_recorded(
         run(session, QUEUE["record_interrupted_attempt"], {"job_id": job_id})
 
     assert [row.outcome for row in _attempts(session_factory)] == [AttemptOutcome.SUCCEEDED]
+
+
+def _worker_writes(conn: psycopg.Connection, job_id: int, worker_id: int) -> None:
+    """The worker's row of the run, as AttemptWriter writes it."""
+    started = _started(job_id, worker_id=worker_id)
+    row = attempts.attempt_row(started, outcome=AttemptOutcome.SUCCEEDED, result=7)
+    conn.execute(attempts.RECORD_ATTEMPTS, attempts.columns([row]))
+
+
+def _rescue_writes(conn: psycopg.Connection, job_id: int, worker_id: int) -> None:
+    conn.execute(QUEUE["record_interrupted_attempt"], {"job_id": job_id})
+
+
+@pytest.mark.parametrize("first", ["rescue", "worker"])
+def test_a_run_recorded_by_its_worker_and_the_rescue_at_once_has_one_row(
+    database_url: str, session_factory: sessionmaker[Session], first: str
+) -> None:
+    """Neither sees the other's uncommitted row: the unique run (job, attempt, worker
+    registration) makes the second wait for the first, then take the conflict path."""
+    with session_factory() as session, session.begin():
+        job_id = defer(session, tasks.echo, value=1)
+        worker_id = session.execute(
+            text("SELECT worker_id FROM procrastinate_register_worker_v1()")
+        ).scalar_one()
+        session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w WHERE id = :id"),
+            {"w": worker_id, "id": job_id},
+        )
+    writes = {"worker": _worker_writes, "rescue": _rescue_writes}
+    second = "worker" if first == "rescue" else "rescue"
+    with psycopg.connect(database_url) as holder, psycopg.connect(database_url) as other:
+        writes[first](holder, job_id, worker_id)  # not committed yet
+
+        def write_second() -> None:
+            writes[second](other, job_id, worker_id)
+            other.commit()
+
+        blocked = threading.Thread(target=write_second)
+        blocked.start()
+        _wait_for_a_lock_wait(database_url)
+        holder.commit()
+        blocked.join(timeout=60)
+        assert not blocked.is_alive()
+
+    [row] = _attempts(session_factory)
+    assert (row.outcome, row.result) == (AttemptOutcome.SUCCEEDED, 7), "the worker's row"
+
+
+def _wait_for_a_lock_wait(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for _ in range(6000):
+            if conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone() != (0,):
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second writer never waited for the first")
 
 
 def test_only_a_database_out_of_reach_is_worth_writing_again() -> None:
