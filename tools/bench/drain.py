@@ -112,33 +112,36 @@ def enqueue_noops(bench: Bench, count: int) -> tuple[int, int, float]:
     return min(ids), max(ids), committed
 
 
-def unfinished(bench: Bench, first: int, last: int) -> int:
+def unfinished(bench: Bench, first: int, last: int, task: str = JOB_TASK) -> int:
     with bench.connect() as conn:
         row = conn.execute(
             "SELECT count(*) FROM procrastinate_jobs"
-            " WHERE id BETWEEN %s AND %s AND status IN ('todo', 'doing')",
-            (first, last),
+            " WHERE id BETWEEN %s AND %s AND task_name = %s AND status IN ('todo', 'doing')",
+            (first, last, task),
         ).fetchone()
     return int(row[0]) if row else -1
 
 
-def finished_at(bench: Bench, first: int, last: int) -> tuple[int, float]:
-    """(succeeded jobs, time of the last success) for the id range."""
+def finished_at(bench: Bench, first: int, last: int, task: str = JOB_TASK) -> tuple[int, float]:
+    """(succeeded jobs of `task`, time of the last success) for the id range. Only that
+    task: a worker starting up defers its cron jobs, whose ids may fall inside the range."""
     with bench.connect() as conn:
         row = conn.execute(
-            "SELECT count(DISTINCT job_id), extract(epoch FROM max(at))::float8"
-            " FROM procrastinate_events"
-            " WHERE job_id BETWEEN %s AND %s AND type = 'succeeded'",
-            (first, last),
+            "SELECT count(DISTINCT e.job_id), extract(epoch FROM max(e.at))::float8"
+            " FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id"
+            " WHERE e.job_id BETWEEN %s AND %s AND e.type = 'succeeded' AND j.task_name = %s",
+            (first, last, task),
         ).fetchone()
     assert row is not None
     return int(row[0]), float(row[1] or 0.0)
 
 
-def wait_drained(bench: Bench, first: int, last: int, children: list[Child]) -> None:
+def wait_drained(
+    bench: Bench, first: int, last: int, children: list[Child], task: str = JOB_TASK
+) -> None:
     count = last - first + 1
     wait_until(
-        lambda: unfinished(bench, first, last) == 0,
+        lambda: unfinished(bench, first, last, task) == 0,
         timeout=60 + count / 40,
         what=f"{count} jobs to finish",
         interval=0.2,

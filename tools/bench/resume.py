@@ -30,6 +30,7 @@ from tools.bench.drain import finished_at, wait_drained
 
 MAX_BYTES = 10 * 1024 * 1024
 WARM_UP_PER_PROCESS = 12  # parses before the clock starts, spread over the processes
+PARSE = "resume.parse"
 _serial = itertools.count(1)
 
 
@@ -87,13 +88,13 @@ def parse_round(
         wait_listening(bench, [worker], processes)
         # Imports (pdfminer) and engines are created on the first parse of each process.
         warm_up, _ = _defer_parses(bench, warm_up_ids)
-        wait_drained(bench, min(warm_up), max(warm_up), [worker])
+        wait_drained(bench, min(warm_up), max(warm_up), [worker], PARSE)
         meter = CpuMeter(bench, worker.pid)
         job_ids, committed = _defer_parses(bench, resume_ids)
         first, last = min(job_ids), max(job_ids)
-        wait_drained(bench, first, last, [worker])
+        wait_drained(bench, first, last, [worker], PARSE)
         cpu = meter.used()
-        succeeded, ended = finished_at(bench, first, last)
+        succeeded, ended = finished_at(bench, first, last, PARSE)
     except BenchError as exc:
         raise BenchError(f"resume parsing: {exc}\n{worker.tail()}") from None
     finally:
@@ -112,9 +113,7 @@ def _defer_parses(bench: Bench, resume_ids: list[int]) -> tuple[list[int], float
     factory = sessionmaker(engine, expire_on_commit=False)
     try:
         with db.session_scope(factory) as session:
-            job_ids = batch_defer(
-                session, "resume.parse", [{"resume_id": rid} for rid in resume_ids]
-            )
+            job_ids = batch_defer(session, PARSE, [{"resume_id": rid} for rid in resume_ids])
         with bench.connect() as conn:
             return job_ids, server_now(conn)
     finally:
