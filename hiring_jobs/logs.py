@@ -91,6 +91,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _JobStartAtDebug(logging.Filter):
+    """Procrastinate's "Starting job" line, at DEBUG: the attempt's own start line
+    (queue/attempts.py) says the same with the job's context (request id, attempt)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "action", None) != "start_job":
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -102,6 +113,7 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_JobStartAtDebug())  # first: a dropped record costs nothing more
     handler.addFilter(_ContextFilter())
     handler.addFilter(MaskingFilter())  # after the context is attached: it is masked too
     if log_format == "json":

@@ -17,8 +17,9 @@ key's next token gets a timer; a keyed job's end sends the notification that wak
 Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why:
 - it overrides private methods of `procrastinate.worker.Worker`: `_fetch_and_process_jobs`
   (the loop, with per-queue slots instead of one semaphore), `_shutdown` (the heartbeat
-  lives until the last job ended) and `_persist_job_status` (plain finishes only, fenced;
-  retries and deletions go through the JobManager, fenced too: queue/manager.py);
+  lives until the last job ended), `_persist_job_status` (plain finishes only, fenced;
+  retries and deletions go through the JobManager, fenced too: queue/manager.py) and
+  `_log_extra` (not built for the per-job lines logged at DEBUG);
 - it inlines the fetch query with per-queue LIMITs (upstream's SQL function returns one
   row), its lock rule rewritten in an equivalent form that keeps a backlog from making
   each fetch read every waiting job (see FETCH_JOBS).
@@ -28,6 +29,7 @@ The schema, the job states and the events written are exactly Procrastinate's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -72,6 +74,10 @@ NEXT_KEY_TOKEN = QUEUE["next_key_token"]
 KEYED_CHECK_SECONDS = 1.0
 # Wake a little after a key's next token is due, so that the fetch finds it there.
 TOKEN_MARGIN_SECONDS = 0.02
+# Upstream's per-job lines logged at DEBUG (hiring_jobs/logs.py): their extra is not built.
+QUIET_ACTIONS = frozenset({"loaded_job_info", "start_job"})
+# Under a backlog, the longest a freed slot waits for others before a fetch refills it.
+FETCH_COOLDOWN_SECONDS = 0.005
 
 
 def make_worker(app: Any, *, slots: QueueSlots, batch_size: int, **worker_args: Any) -> Worker:
@@ -115,6 +121,17 @@ async def fetch(
     return [jobs.Job.from_row(row) for row in rows], keyed_waiting
 
 
+def backlogged_buckets(
+    fetched: list[jobs.Job], asked: Mapping[str, int], slots: QueueSlots
+) -> frozenset[str]:
+    """The buckets that got every job they asked for: more are probably waiting."""
+    got: dict[str, int] = {}
+    for job in fetched:
+        bucket = slots.bucket_of(job.queue)
+        got[bucket] = got.get(bucket, 0) + 1
+    return frozenset(b for b, n in got.items() if n >= asked.get(b, 0))
+
+
 class BatchingWorker(Worker):
     """Procrastinate's worker with per-queue slots, batched fetch and finish, and a
     heartbeat (the lease) kept until the last running job has ended."""
@@ -137,6 +154,9 @@ class BatchingWorker(Worker):
         self._keyed_checked_at = 0.0
         self._fetched_keyed = True  # the last fetch was the full one
         self._token_timer: asyncio.TimerHandle | None = None
+        # Buckets whose last fetch filled every free slot it asked for (a backlog).
+        self._backlogged: frozenset[str] = frozenset()
+        self._fetched_at = 0.0
 
     async def _fetch_and_process_jobs(self) -> None:
         """Fetch for every queue with free slots until nothing more can start now."""
@@ -146,9 +166,12 @@ class BatchingWorker(Worker):
             # Cleared before the free slots are read: a job ending from here on wakes us.
             self._new_job_event.clear()
             ended_before = self._ended
+            await self._let_slots_gather()
             free = {q: min(n, self.batch_size) for q, n in self._control.free().items()}
             self._fetched_keyed = True
             fetched = await self._fetch(free) if any(free.values()) else []
+            self._backlogged = backlogged_buckets(fetched, free, self.slots)
+            self._fetched_at = time.monotonic()
             for job in fetched:
                 await self._start_or_reject(job)
             if fetched or self._ended != ended_before or not self._fetched_keyed:
@@ -169,6 +192,34 @@ class BatchingWorker(Worker):
             # Running until idle: jobs may wait for a slot of a full queue.
             await utils.wait_any(self._slot_freed.wait(), self._stop_event.wait())
             self._slot_freed.clear()
+
+    async def _let_slots_gather(self) -> None:
+        """Under a backlog, refill slots in batches rather than one by one.
+
+        A bucket whose last fetch got every job it asked for has more waiting; its short
+        jobs end one at a time, and fetching for each freed slot costs a statement (and a
+        WAL flush: the fetch commits durably) per job. While every such bucket has fewer
+        than half its slots free, wait for more to free, at most FETCH_COOLDOWN_SECONDS
+        after the last fetch (River's fetch cooldown). Only under a backlog: a job
+        arriving at an idle or partly busy queue is fetched at once.
+        """
+        if not self._backlogged:
+            return
+        deadline = self._fetched_at + FETCH_COOLDOWN_SECONDS
+        while not self._stop_event.is_set() and self._slots_scarce():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    utils.wait_any(self._slot_freed.wait(), self._stop_event.wait()), remaining
+                )
+
+    def _slots_scarce(self) -> bool:
+        free = self._control.free()
+        capacity = self._counter.capacity()
+        return all(2 * free[b] < capacity[b] for b in self._backlogged if b in free)
 
     async def _periodic_deferrer(self) -> None:
         """Cron ticks decided from the database and the run-time settings (queue/cron.py)."""
@@ -265,6 +316,19 @@ class BatchingWorker(Worker):
                 )
                 await self._abort_running_jobs()
         await super()._shutdown(side_tasks)
+
+    def _log_extra(
+        self,
+        action: str,
+        context: job_context.JobContext | None,
+        job_result: job_context.JobResult | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Upstream's, but not built for the two lines per job that nobody will read:
+        its start lines are DEBUG (hiring_jobs/logs.py), and the job's dict costs."""
+        if action in QUIET_ACTIONS and not self.logger.isEnabledFor(logging.DEBUG):
+            return {"action": action}
+        return super()._log_extra(action, context, job_result, **kwargs)
 
     def stop_now(self) -> None:
         """A second stop signal: stop every running job now (children killed, async jobs

@@ -129,6 +129,9 @@ class SlotCounter:
         """Free slots of every bucket, 0 included."""
         return {b: max(0, cap - self._running[b]) for b, cap in self._capacity.items()}
 
+    def capacity(self) -> dict[str, int]:
+        return dict(self._capacity)
+
     def take(self, queue: str) -> None:
         self._running[self.slots.bucket_of(queue)] += 1
 

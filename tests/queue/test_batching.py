@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,7 +258,6 @@ def test_a_worker_on_the_unkeyed_only_fetch_looks_for_keyed_jobs(
 ) -> None:
     """While nothing keyed waits the worker runs the statement from before keys; it runs
     the full one when that finds nothing, and at least once a second."""
-    import time
 
     from hiring_jobs.queue import slots
 
@@ -279,3 +279,68 @@ def test_a_worker_on_the_unkeyed_only_fetch_looks_for_keyed_jobs(
     monkeypatch.setattr(batching, "fetch", fetch)
     asyncio.run(worker._fetch_and_process_jobs())
     assert calls == expected
+
+
+def _busy_worker(running: int) -> batching.BatchingWorker:
+    """A worker serving `default` with 8 slots, `running` of them taken."""
+    from hiring_jobs.queue import slots
+
+    worker = batching.make_worker(
+        app, slots=slots.parse("default=8"), batch_size=8, wait=True, install_signal_handlers=False
+    )
+    assert isinstance(worker, batching.BatchingWorker)
+    for _ in range(running):
+        worker._counter.take("default")
+    return worker
+
+
+def test_a_bucket_is_backlogged_when_its_fetch_got_every_job_it_asked_for() -> None:
+    from hiring_jobs.queue import slots
+
+    served = slots.parse("email=4,resume=2,*=4")
+    fetched = [
+        jobs.Job(id=i, queue=queue, lock=None, queueing_lock=None, task_name="t", task_kwargs={})
+        for i, queue in enumerate(["email", "email", "resume", "reports", "exports"], start=1)
+    ]
+    asked = {"email": 2, "resume": 2, "*": 2}
+    assert batching.backlogged_buckets(fetched, asked, served) == {"email", "*"}
+
+
+def test_under_a_backlog_the_fetch_waits_for_half_the_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Short jobs end one by one: refilling each freed slot alone costs a fetch per job.
+    With more jobs waiting, the next fetch waits until half the slots are free."""
+    monkeypatch.setattr(batching, "FETCH_COOLDOWN_SECONDS", 600.0)  # never the reason here
+    worker = _busy_worker(running=8)
+    worker._backlogged = frozenset({"default"})
+    worker._fetched_at = time.monotonic()
+    free_when_fetching: list[int] = []
+
+    async def scenario() -> None:
+        gather = asyncio.ensure_future(worker._let_slots_gather())
+        for _ in range(4):
+            await asyncio.sleep(0.01)
+            assert not gather.done(), f"fetched with {worker._control.free()['default']} free"
+            worker._counter.release("default")
+            worker._slot_freed.set()
+        await asyncio.wait_for(gather, timeout=30)
+        free_when_fetching.append(worker._control.free()["default"])
+
+    asyncio.run(scenario())
+    assert free_when_fetching == [4]
+
+
+@pytest.mark.parametrize("backlogged", [True, False], ids=["cooldown-over", "no-backlog"])
+def test_the_fetch_waits_no_longer_than_the_cooldown_and_never_without_a_backlog(
+    monkeypatch: pytest.MonkeyPatch, backlogged: bool
+) -> None:
+    """A job of a queue without a backlog is fetched at once; under a backlog a freed slot
+    waits for others at most FETCH_COOLDOWN_SECONDS after the last fetch."""
+    monkeypatch.setattr(batching, "FETCH_COOLDOWN_SECONDS", 0.05 if backlogged else 600.0)
+    worker = _busy_worker(running=7)
+    worker._backlogged = frozenset({"default"}) if backlogged else frozenset()
+    worker._fetched_at = time.monotonic()
+    asyncio.run(asyncio.wait_for(worker._let_slots_gather(), timeout=30))
+    if backlogged:
+        assert time.monotonic() - worker._fetched_at >= 0.05
