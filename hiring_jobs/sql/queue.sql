@@ -394,11 +394,20 @@ SELECT job_id, 'discarded', %(notes)s, %(by)s FROM closed;
 
 -- jobs_about --
 -- Ids of the jobs whose arguments contain any of the documents, sorted (privacy/subjects.py)
--- One containment test per document: each is answered by the GIN index on args.
-SELECT DISTINCT j.id
+-- Finished jobs: one containment test per document, each answered by the GIN index on
+-- the arguments of finished jobs (hj_jobs_args_finished: its predicate, word for word).
+-- Jobs waiting or running (the queue, read through Procrastinate's partial index on
+-- them): every one tested against the documents.
+SELECT j.id
 FROM unnest(CAST(%(documents)s AS jsonb[])) AS d(document)
 JOIN procrastinate_jobs AS j ON j.args @> d.document
-ORDER BY j.id;
+WHERE j.status NOT IN ('todo', 'doing')
+UNION
+SELECT j.id
+FROM procrastinate_jobs AS j
+WHERE j.status IN ('todo', 'doing')
+  AND j.args @> ANY(CAST(%(documents)s AS jsonb[]))
+ORDER BY id;
 
 -- jobs_for_export --
 -- The jobs of a data export: what ran, with which arguments (privacy/export.py)
@@ -610,22 +619,38 @@ RETURNING d.job_id;
 -- retention_delete_payloads --
 -- Delete a keyset page of payloads created before the cutoff that no job still in retention names, skipping locked rows (privacy/retention.py)
 -- A job still in retention is pending (todo, doing: it would fail without its payload)
--- or finished within the period (a dead letter may be retried). One EXISTS per payload
--- argument of the inventory (payload_id, payload_ids; a test checks the list), each a
--- containment the GIN index on args answers for the one payload: an OR inside one
--- EXISTS makes PostgreSQL scan every job for every payload.
+-- or finished within the period (a dead letter may be retried). Each payload argument
+-- of the inventory (payload_id, payload_ids; a test checks the list) is looked up twice:
+-- - in the pending jobs, read once per page (the queue, through Procrastinate's partial
+--   index on todo and doing) into the set of payloads they name;
+-- - in finished jobs, one EXISTS each, a containment the GIN index on the arguments of
+--   finished jobs answers for the one payload (its predicate, word for word): an OR
+--   inside one EXISTS makes PostgreSQL scan every job for every payload.
+WITH pending_refs AS MATERIALIZED (
+    SELECT j.args -> 'payload_id' AS ref
+      FROM procrastinate_jobs j
+     WHERE j.status IN ('todo', 'doing') AND j.args ? 'payload_id'
+    UNION
+    SELECT named.ref
+      FROM procrastinate_jobs j
+     CROSS JOIN LATERAL jsonb_array_elements(
+               CASE WHEN jsonb_typeof(j.args -> 'payload_ids') = 'array'
+                    THEN j.args -> 'payload_ids' ELSE '[]' END) AS named(ref)
+     WHERE j.status IN ('todo', 'doing') AND j.args ? 'payload_ids'
+)
 DELETE FROM job_payloads WHERE id IN (
     SELECT p.id FROM job_payloads p
     WHERE p.id > %(after)s AND p.created_at < %(cutoff)s
+      AND NOT EXISTS (SELECT 1 FROM pending_refs WHERE pending_refs.ref = to_jsonb(p.id))
       AND NOT (
           EXISTS (SELECT 1 FROM procrastinate_jobs j
                   WHERE j.args @> jsonb_build_object('payload_id', p.id)
-                    AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
-                         AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE)
+                    AND j.status NOT IN ('todo', 'doing')
+                    AND ((SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE)
           OR EXISTS (SELECT 1 FROM procrastinate_jobs j
                      WHERE j.args @> jsonb_build_object('payload_ids', jsonb_build_array(p.id))
-                       AND (j.status = ANY(CAST(%(finished)s AS procrastinate_job_status[]))
-                            AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE))
+                       AND j.status NOT IN ('todo', 'doing')
+                       AND ((SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id) < %(cutoff)s) IS NOT TRUE))
     ORDER BY p.id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

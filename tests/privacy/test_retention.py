@@ -387,13 +387,26 @@ def test_payloads_go_when_no_job_still_needs_them(
         user_id = make_user(session).id
         payload = {
             name: payloads.store(session, "message", {"text": name}, subject_user_id=user_id)
-            for name in ("of old job", "of pending job", "of young failure", "orphan", "new")
+            for name in (
+                "of old job",
+                "of pending job",
+                "of running job",
+                "of young failure",
+                "of young success",
+                "orphan",
+                "new",
+            )
         }
         old_job = defer(session, "tests.echo", payload_id=payload["of old job"], value=1)
         defer(session, "tests.echo", payload_ids=[7, payload["of pending job"]], value=1)
+        running = defer(session, "tests.echo", payload_id=payload["of running job"], value=1)
         young = defer(session, "tests.echo", payload_id=payload["of young failure"], value=1)
+        success = defer(session, "tests.echo", payload_ids=[payload["of young success"]], value=1)
+        defer(session, "tests.echo", payload_ids="not a list", value=1)  # must not break it
         _set_status(session, old_job, "succeeded")
+        _set_status(session, running, "doing")
         _set_status(session, young, "failed")
+        _set_status(session, success, "succeeded")
         _age_events(session, [old_job], _days(14) + HOUR)
         session.execute(
             update(JobPayload)
@@ -407,7 +420,8 @@ def test_payloads_go_when_no_job_still_needs_them(
     assert report.job_arguments == 1
     with session_factory() as session:
         left = set(session.scalars(select(JobPayload.id)))
-        assert left == {payload[n] for n in ("of pending job", "of young failure", "new")}
+        kept = ("of pending job", "of running job", "of young failure", "of young success", "new")
+        assert left == {payload[name] for name in kept}
         assert _args(session)[old_job] == {"payload_id": payload["of old job"]}
     assert _run(session_factory, files_dir, batch).total == 0
 
@@ -528,16 +542,18 @@ def test_the_retention_command_runs_now_prints_the_counts_and_is_audited(
 
 
 def test_the_payload_statement_names_every_argument_that_refers_to_a_payload() -> None:
-    """retention_delete_payloads has one EXISTS per payload argument of the inventory: a new
-    payload argument must be added there, or its payloads would go while a job needs them."""
+    """retention_delete_payloads looks up every payload argument of the inventory in pending
+    jobs and in finished ones: a new payload argument must be added there, or its payloads
+    would go while a job needs them."""
     statement = QUEUE["retention_delete_payloads"]
     named = set(re.findall(r"jsonb_build_object\('(\w+)', ", statement))
+    named_by_pending = set(re.findall(r"j\.args \? '(\w+)'", statement))
     declared = {
         name: argument.many
         for name, argument in inventory.ARGUMENTS.items()
         if argument.refers_to == "job_payloads"
     }
-    assert named == set(declared)
+    assert named == named_by_pending == set(declared)
     for name, many in declared.items():
         value = "jsonb_build_array(p.id)" if many else "p.id"
         assert f"jsonb_build_object('{name}', {value})" in statement

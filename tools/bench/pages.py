@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session
 from hiring_jobs.db import make_engine
 from hiring_jobs.queue import throughput
 
-# The indexes the pages rely on, made by migration 0005; `--no-indexes` drops them (and
-# fails if one is missing: a renamed index must be renamed here too).
+# The indexes the pages rely on (migrations 0005, 0011, 0019); `--no-indexes` drops them
+# (and fails if one is missing: a renamed index must be renamed here too).
 ADMIN_INDEXES = (
-    "hj_jobs_status_id",
-    "hj_jobs_queue_status_id",
-    "hj_jobs_task_status_id",
+    "hj_jobs_finished_status_id",
+    "hj_jobs_finished_queue_status_id",
+    "hj_jobs_finished_task_status_id",
     "hj_jobs_lock_id",
-    "hj_jobs_args",
+    "hj_jobs_args_finished",
     "hj_events_type_at",
 )
 
