@@ -43,7 +43,17 @@ CHECK_IDLE_SECONDS = 1.0
 # cost estimates on a big table (a LIMIT taken from a column is estimated as a tenth of
 # the table), so a server with JIT enabled compiled the fetch on every execution: 300-900
 # ms per fetch with 100,000 jobs waiting, measured on PostgreSQL 15 with LLVM.
-JOB_STATE_SETTINGS = "SET synchronous_commit TO off; SET jit TO off"
+#
+# A plan for every execution (plan_cache_mode): a connection keeps the generic plan of
+# each statement it prepared, and a plan made while the table was small (a worker
+# started on an empty queue) is kept when a burst of 100,000 jobs arrives, until the next
+# ANALYZE: the fetch found its 8 jobs by scanning the table (20-50 ms a call with 60,000
+# jobs), or by sorting every waiting job read through another partial index, and
+# completion fell from 850 to 130-300 jobs/s (`hiring-jobs bench --sections backlog` on a
+# server without autovacuum). Planning each execution costs well under a millisecond.
+JOB_STATE_SETTINGS = (
+    "SET synchronous_commit TO off; SET jit TO off; SET plan_cache_mode TO force_custom_plan"
+)
 
 _returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 

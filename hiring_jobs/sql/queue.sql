@@ -923,10 +923,10 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
      WHERE waiting_queue.queue_name IS NOT NULL
        AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
 ), candidate AS MATERIALIZED (
-    SELECT picked.id, picked.priority, bucket.shared
+    SELECT picked.id, picked.priority, picked.ctid AS row_ctid, bucket.shared
       FROM bucket
      CROSS JOIN LATERAL (
-        SELECT jobs.id, jobs.priority
+        SELECT jobs.id, jobs.priority, jobs.ctid
           FROM procrastinate_jobs AS jobs
          WHERE jobs.queue_name = bucket.queue_name AND 
            jobs.status = 'todo' AND jobs.hj_key IS NULL
@@ -947,13 +947,16 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
            FOR UPDATE OF jobs SKIP LOCKED
      ) AS picked
 ), chosen AS (
-    SELECT id FROM candidate WHERE NOT shared
+    SELECT row_ctid FROM candidate WHERE NOT shared
     UNION ALL
-    (SELECT id FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
+    (SELECT row_ctid FROM candidate WHERE shared ORDER BY priority DESC, id LIMIT %(other_free)s)
 )
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
- WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+ -- By the row versions locked above (a TID scan). By id, a plan prepared while the table
+ -- was small (a worker started on an empty queue) scanned the whole table on each fetch
+ -- once a burst arrived: 20-50 ms a fetch with 60,000 jobs, until the next ANALYZE.
+ WHERE procrastinate_jobs.ctid = ANY(ARRAY(SELECT row_ctid FROM chosen))
    -- Committed durably on a worker connection (hiring_jobs/app.py, JOB_STATE_SETTINGS):
    -- a fetch lost in a crash would hand a running job to a second worker.
    AND set_config('synchronous_commit', 'on', true) IS NOT NULL
@@ -1023,10 +1026,11 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
     SELECT waiting_key.queue_name, count(*) AS keys
       FROM waiting_key WHERE waiting_key.hj_key IS NOT NULL GROUP BY waiting_key.queue_name
 ), unkeyed AS MATERIALIZED (
-    SELECT picked.id, picked.priority, bucket.queue_name, bucket.free, bucket.shared
+    SELECT picked.id, picked.priority, bucket.queue_name, bucket.free, bucket.shared,
+           picked.ctid AS row_ctid
       FROM bucket
      CROSS JOIN LATERAL (
-            SELECT jobs.id, jobs.priority
+            SELECT jobs.id, jobs.priority, jobs.ctid
               FROM procrastinate_jobs AS jobs
              WHERE jobs.queue_name = bucket.queue_name AND jobs.status = 'todo'
                AND jobs.hj_key IS NULL
@@ -1047,7 +1051,7 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
      ) AS picked
 ), keyed AS MATERIALIZED (
     SELECT picked.id, picked.priority, waiting_key.hj_key, picked.rank,
-           bucket.queue_name, bucket.free, bucket.shared
+           bucket.queue_name, bucket.free, bucket.shared, picked.row_ctid
       FROM waiting_key
       JOIN bucket ON bucket.queue_name = waiting_key.queue_name
       JOIN key_count ON key_count.queue_name = waiting_key.queue_name
@@ -1059,11 +1063,11 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
          WHERE running.hj_key = waiting_key.hj_key AND running.status = 'doing'
      ) AS running
      CROSS JOIN LATERAL (
-        SELECT locked.id, locked.priority,
+        SELECT locked.id, locked.priority, locked.ctid AS row_ctid,
                running.n + row_number() OVER (PARTITION BY locked.priority ORDER BY locked.id)
                    AS rank
           FROM (
-            SELECT jobs.id, jobs.priority
+            SELECT jobs.id, jobs.priority, jobs.ctid
               FROM procrastinate_jobs AS jobs
              WHERE jobs.queue_name = waiting_key.queue_name AND jobs.status = 'todo'
                AND jobs.hj_key = waiting_key.hj_key
@@ -1094,7 +1098,8 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
                PARTITION BY unkeyed.shared, CASE WHEN unkeyed.shared THEN NULL
                                                  ELSE unkeyed.queue_name END, unkeyed.priority
                ORDER BY unkeyed.id) AS rank,
-           unkeyed.queue_name, unkeyed.free, unkeyed.shared, 1 AS nth_of_key
+           unkeyed.queue_name, unkeyed.free, unkeyed.shared, unkeyed.row_ctid,
+           1 AS nth_of_key
       FROM unkeyed
     UNION ALL
     -- A key waiting in two buckets: its allowance counts for both.
@@ -1102,7 +1107,7 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
                PARTITION BY keyed.hj_key ORDER BY keyed.priority DESC, keyed.rank, keyed.id)
       FROM keyed
 ), ranked AS (
-    SELECT candidate.id, candidate.hj_key, candidate.free,
+    SELECT candidate.id, candidate.row_ctid, candidate.hj_key, candidate.free,
            row_number() OVER (
                PARTITION BY candidate.shared, CASE WHEN candidate.shared THEN NULL
                                                    ELSE candidate.queue_name END
@@ -1113,19 +1118,19 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
 ), chosen AS MATERIALIZED (
     -- No keyed candidate (no keyed job waits, or every such key is at its limit): the
     -- unkeyed jobs as before keys existed, without ranking them (the hot path).
-    SELECT unkeyed.id, CAST(NULL AS text) AS hj_key
+    SELECT unkeyed.row_ctid, CAST(NULL AS text) AS hj_key
       FROM unkeyed WHERE NOT unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
     UNION ALL
-    (SELECT unkeyed.id, CAST(NULL AS text)
+    (SELECT unkeyed.row_ctid, CAST(NULL AS text)
        FROM unkeyed WHERE unkeyed.shared AND NOT EXISTS (SELECT 1 FROM keyed)
       ORDER BY unkeyed.priority DESC, unkeyed.id LIMIT %(other_free)s)
     UNION ALL
-    SELECT ranked.id, ranked.hj_key
+    SELECT ranked.row_ctid, ranked.hj_key
       FROM ranked WHERE ranked.nth <= ranked.free AND EXISTS (SELECT 1 FROM keyed)
 )
 UPDATE procrastinate_jobs
    SET status = 'doing', worker_id = %(worker_id)s
- WHERE procrastinate_jobs.id = ANY(ARRAY(SELECT id FROM chosen))
+ WHERE procrastinate_jobs.ctid = ANY(ARRAY(SELECT row_ctid FROM chosen))  -- see fetch_jobs_unkeyed
    AND set_config('synchronous_commit', 'on', true) IS NOT NULL  -- durable: fetch_jobs_unkeyed
 RETURNING procrastinate_jobs.*,
           -- Keyed jobs wait in these buckets (else fetch_jobs_unkeyed will do).

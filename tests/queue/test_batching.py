@@ -344,3 +344,50 @@ def test_the_fetch_waits_no_longer_than_the_cooldown_and_never_without_a_backlog
     asyncio.run(asyncio.wait_for(worker._let_slots_gather(), timeout=30))
     if backlogged:
         assert time.monotonic() - worker._fetched_at >= 0.05
+
+
+def _rows_read(conn: psycopg.Connection) -> int:
+    row = conn.execute(
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+        " FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_fetch_first_run_on_an_empty_queue_reads_only_what_it_takes_later(
+    conn: psycopg.Connection,
+) -> None:
+    """A worker connection plans every execution (hiring_jobs/app.py). With the plan it
+    prepared while the queue was empty, a burst of jobs made each fetch read all of them."""
+    worker_id = _worker_id(conn)
+    burst = 20_000
+
+    async def scenario() -> tuple[int, int]:
+        connector = make_connector(max_size=1, job_state=True)  # one connection: one plan
+        await connector.open_async()
+        try:
+            for _ in range(20):  # psycopg prepares it on its 5th run, PostgreSQL plans it
+                assert await batching.fetch_jobs(connector, {"default": 8}, worker_id) == []
+            conn.execute(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+                " SELECT 'default', 'tests.echo', '{}' FROM generate_series(1, %s)",
+                (burst,),
+            )
+            await asyncio.sleep(1.5)  # the insert's counts reach the statistics
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            before = _rows_read(conn)
+            fetched = 0
+            for _ in range(5):
+                fetched += len(await batching.fetch_jobs(connector, {"default": 8}, worker_id))
+            await connector.execute_query_async("SELECT pg_stat_force_next_flush()")
+        finally:
+            await connector.close_async()
+        deadline = time.monotonic() + 30
+        while _rows_read(conn) == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)  # the worker connection's counts, flushed when idle
+        return fetched, _rows_read(conn) - before
+
+    fetched, rows_read = asyncio.run(scenario())
+    assert fetched == 40
+    assert 0 < rows_read < burst / 4, f"5 fetches of 8 jobs read {rows_read} rows"
