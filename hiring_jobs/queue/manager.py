@@ -31,6 +31,7 @@ tests/queue/test_manager.py fails when an upgrade changes any of these functions
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import time
@@ -61,6 +62,10 @@ RETRY_OWNED_JOB = QUEUE["retry_owned_job"]
 
 # What procrastinate_finish_job_v1 accepts, and so what finish_owned_jobs writes.
 END_STATUSES = frozenset({"succeeded", "failed", "aborted"})
+
+# What a worker does with "a job was inserted" needs only its type (it wakes the fetch).
+INSERTED = '"job_inserted"'
+JOB_INSERTED: jobs.Notification = {"type": "job_inserted", "job_id": 0}
 
 RECORD_REJECTED_ATTEMPT = QUEUE["record_rejected_attempt"]
 REJECTED = "hiring_jobs.queue.manager.UnrunnableJob"
@@ -140,6 +145,26 @@ class QueueJobManager(manager.JobManager):
                 pid=os.getpid(),
             )
         return True
+
+    # --- notifications -----------------------------------------------------------------
+
+    async def listen_for_jobs(
+        self,
+        *,
+        on_notification: manager.NotificationCallback,
+        queues: Iterable[str] | None = None,
+    ) -> None:
+        """Upstream's, without parsing the message of a job inserted (one per job, to
+        every worker process) or building a DEBUG record for it (hiring_jobs/app.py)."""
+
+        async def handle_notification(channel: str, payload: str) -> None:
+            notification = JOB_INSERTED if INSERTED in payload else json.loads(payload)
+            await on_notification(channel=channel, notification=notification)
+
+        await self.connector.listen_notify(
+            on_notification=handle_notification,
+            channels=manager.get_channel_for_queues(queues=queues),
+        )
 
     # --- fencing -----------------------------------------------------------------------
 

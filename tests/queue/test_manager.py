@@ -235,3 +235,64 @@ def test_a_finish_by_a_worker_that_lost_the_job_is_ignored_and_lets_go_of_the_wo
         "SELECT type::text FROM procrastinate_events WHERE job_id = %s ORDER BY id", (job_id,)
     ).fetchall()
     assert events[-1] == ("succeeded",), "Procrastinate's status trigger recorded the end"
+
+
+def test_workers_hear_of_inserted_jobs_and_abort_requests(conn: psycopg.Connection) -> None:
+    """The listener's shortcut for "a job was inserted" (no JSON, no log record) and the
+    parsed path for everything else, through the connector's own notification loop."""
+    heard: list[jobs.Notification] = []
+    after_abort = asyncio.Event()
+    wake = "SELECT pg_notify('procrastinate_any_queue_v1', '{\"type\": \"job_inserted\"}')"
+
+    async def on_notification(*, channel: str, notification: jobs.Notification) -> None:
+        if heard and heard[-1]["type"] == "abort_job_requested":
+            after_abort.set()
+        heard.append(notification)
+
+    async def listen() -> int:
+        connector = make_connector()
+        await connector.open_async()
+        listener = QueueJobManager(connector, app)
+        listening = asyncio.ensure_future(listener.listen_for_jobs(on_notification=on_notification))
+        try:
+            for _ in range(300):  # until LISTEN has run
+                conn.execute(wake)
+                await asyncio.sleep(0.1)
+                if heard:
+                    break
+            job_id = _insert_raw(conn, "tests.echo", '{"value": 1}')  # Procrastinate's trigger
+            conn.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s", (job_id,))
+            conn.execute(
+                "UPDATE procrastinate_jobs SET abort_requested = true WHERE id = %s", (job_id,)
+            )
+            conn.execute(wake)
+            await asyncio.wait_for(after_abort.wait(), timeout=30)
+        finally:
+            listening.cancel()
+            await connector.close_async()
+        return job_id
+
+    job_id = asyncio.run(listen())
+    aborts = [n for n in heard if n["type"] == "abort_job_requested"]
+    assert [n["job_id"] for n in aborts] == [job_id]
+    assert {n["type"] for n in heard} == {"job_inserted", "abort_job_requested"}
+    assert heard[-1]["type"] == "job_inserted"
+
+
+def test_the_notification_loop_we_replace_is_still_procrastinates() -> None:
+    """Fails when an upgrade changes PsycopgConnector._loop_notify (hiring_jobs/app.py
+    replaces it) or how listen_notify calls it."""
+    import inspect
+
+    from procrastinate import PsycopgConnector
+
+    assert list(inspect.signature(PsycopgConnector._loop_notify).parameters) == [
+        "self",
+        "on_notification",
+        "connection",
+        "timeout",
+    ]
+    source = inspect.getsource(PsycopgConnector.listen_notify)
+    assert "await self._loop_notify(" in source
+    loop = inspect.getsource(PsycopgConnector._loop_notify)
+    assert "utils.gen_with_timeout(" in loop and 'connection.execute("SELECT 1")' in loop
