@@ -46,16 +46,19 @@ CHECK_IDLE_SECONDS = 1.0
 # the table), so a server with JIT enabled compiled the fetch on every execution: 300-900
 # ms per fetch with 100,000 jobs waiting, measured on PostgreSQL 15 with LLVM.
 #
-# A plan for every execution (plan_cache_mode): a connection keeps the generic plan of
-# each statement it prepared, and a plan made while the table was small (a worker
-# started on an empty queue) is kept when a burst of 100,000 jobs arrives, until the next
-# ANALYZE: the fetch found its 8 jobs by scanning the table (20-50 ms a call with 60,000
-# jobs), or by sorting every waiting job read through another partial index, and
-# completion fell from 850 to 130-300 jobs/s (`hiring-jobs bench --sections backlog` on a
-# server without autovacuum). Planning each execution costs well under a millisecond.
-JOB_STATE_SETTINGS = (
-    "SET synchronous_commit TO off; SET jit TO off; SET plan_cache_mode TO force_custom_plan"
-)
+# Plans that go stale: a connection keeps the generic plan of each statement it
+# prepared, made for the table as it was then. A worker started on an empty queue kept,
+# once a burst of 60,000 jobs arrived, a fetch that found its 8 rows by scanning the
+# table (20-50 ms a call) and that read every waiting job through another partial index
+# and sorted them (25 ms), until an ANALYZE (never, on a server without autovacuum; up to
+# a minute late with it): completion fell from 850 to 130-300 jobs/s (`hiring-jobs
+# bench --sections backlog`). Sequential scans are off on these connections (every
+# worker statement has an index to use; a table without one is still scanned), and a
+# connection is replaced after JOB_STATE_CONNECTION_SECONDS, so its statements are
+# planned again for the table as it is. Planning every execution instead
+# (plan_cache_mode) doubled the server's CPU per job.
+JOB_STATE_SETTINGS = "SET synchronous_commit TO off; SET jit TO off; SET enable_seqscan TO off"
+JOB_STATE_CONNECTION_SECONDS = 60.0
 
 _returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
 
@@ -69,6 +72,8 @@ def make_connector(
     """
     # The URL is resolved when the pool opens, not at import: importing the app
     # must not start the embedded server or need a database.
+    if job_state:
+        pool_args.setdefault("max_lifetime", JOB_STATE_CONNECTION_SECONDS)
     return QueueConnector(
         conninfo=database_url,
         min_size=1,

@@ -358,8 +358,9 @@ def _rows_read(conn: psycopg.Connection) -> int:
 def test_a_fetch_first_run_on_an_empty_queue_reads_only_what_it_takes_later(
     conn: psycopg.Connection,
 ) -> None:
-    """A worker connection plans every execution (hiring_jobs/app.py). With the plan it
-    prepared while the queue was empty, a burst of jobs made each fetch read all of them."""
+    """With the plan a worker connection prepared while the queue was empty, a burst of
+    jobs made each fetch scan all of them: sequential scans are off on worker connections
+    (hiring_jobs/app.py)."""
     worker_id = _worker_id(conn)
     burst = 20_000
 
@@ -391,3 +392,30 @@ def test_a_fetch_first_run_on_an_empty_queue_reads_only_what_it_takes_later(
     fetched, rows_read = asyncio.run(scenario())
     assert fetched == 40
     assert 0 < rows_read < burst / 4, f"5 fetches of 8 jobs read {rows_read} rows"
+
+
+def test_worker_connections_are_replaced_so_their_plans_fit_the_table_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A prepared statement keeps the plan made for the table as it was: a worker
+    connection is replaced after JOB_STATE_CONNECTION_SECONDS, and its statements are
+    planned again."""
+    from hiring_jobs import app as app_module
+
+    monkeypatch.setattr(app_module, "JOB_STATE_CONNECTION_SECONDS", 1.0)
+
+    async def backends() -> set[int]:
+        connector = make_connector(max_size=1, job_state=True)
+        await connector.open_async()
+        seen: set[int] = set()
+        try:
+            deadline = time.monotonic() + 30
+            while len(seen) < 2 and time.monotonic() < deadline:
+                row = await connector.execute_query_one_async("SELECT pg_backend_pid() AS pid")
+                seen.add(row["pid"])
+                await asyncio.sleep(0.2)
+        finally:
+            await connector.close_async()
+        return seen
+
+    assert len(asyncio.run(backends())) == 2
