@@ -41,3 +41,21 @@ def test_quick_bench_prints_every_section(pg_server: NoopExecutor, tmp_path: Pat
     assert "FAILED" not in table, table
     assert "ours / stock defaults" in table
     assert (tmp_path / "bench.json").exists()
+
+
+def test_a_held_snapshot_phase_that_fell_behind_says_how_many_probes_never_started() -> None:
+    """A contender too slow for the offered rate (stock Procrastinate with an XID held)
+    is reported, not a failed section: its unstarted probes count as never picked up."""
+    from math import inf
+
+    from tools.bench import latency, snapshot
+
+    behind = snapshot.Phase(
+        completed_per_second=95.0, pickup_p99_ms=inf, dead_share={}, probes_not_started=6_588
+    )
+    assert behind.pickup() == (
+        f"pickup p99 over {latency.PROBE_WAIT_SECONDS:.0f} s after the phase"
+        " (6,588 probes had not started)"
+    )
+    on_time = snapshot.Phase(completed_per_second=100.0, pickup_p99_ms=12.4, dead_share={})
+    assert on_time.pickup() == "pickup p99 12 ms"

@@ -483,7 +483,7 @@ def section_snapshot(bench: Bench, sizes: Sizes, options: Options, report: Repor
         report.add(
             "snapshot",
             f"{label} ({phase})",
-            f"{result.completed_per_second:,.0f} jobs/s, pickup p99 {result.pickup_p99_ms:,.0f} ms",
+            f"{result.completed_per_second:,.0f} jobs/s, {result.pickup()}",
         )
         report.add("snapshot", f"{label}: dead tuples", result.dead())
     ours_dead = held.dead_share.get("procrastinate_jobs", 1.0)

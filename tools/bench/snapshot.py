@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Iterator
+from math import inf
 
 import psycopg
 
@@ -38,6 +39,15 @@ class Phase:
     completed_per_second: float
     pickup_p99_ms: float
     dead_share: dict[str, float]  # table -> dead / (live + dead) at the end
+    probes_not_started: int = 0  # PROBE_WAIT_SECONDS after the phase: the contender fell behind
+
+    def pickup(self) -> str:
+        if self.probes_not_started:
+            return (
+                f"pickup p99 over {bench_latency.PROBE_WAIT_SECONDS:.0f} s after the phase"
+                f" ({self.probes_not_started:,} probes had not started)"
+            )
+        return f"pickup p99 {self.pickup_p99_ms:,.0f} ms"
 
     def dead(self) -> str:
         return ", ".join(f"{table} {share:.0%}" for table, share in self.dead_share.items())
@@ -61,7 +71,7 @@ def measure(
                 after, elapsed = bench_backlog.succeeded(bench), time.monotonic() - started
             finally:
                 load.stop()
-            begun = bench_latency.wait_probes(bench, probes, children)
+            begun = bench_latency.wait_probes(bench, probes, children, all_or_fail=False)
             time.sleep(STATS_FLUSH_SECONDS)
             dead = dead_share(bench)
     except BenchError as exc:
@@ -69,11 +79,13 @@ def measure(
     finally:
         for child in children:
             child.stop()
-    pickups = [(begun[key] - committed[key]) * 1000 for key in committed]
+    # A probe that had not started PROBE_WAIT_SECONDS after the phase counts as never.
+    pickups = [(begun[key] - committed[key]) * 1000 if key in begun else inf for key in committed]
     return Phase(
         completed_per_second=(after - before) / elapsed,
         pickup_p99_ms=percentile(pickups, 0.99),
         dead_share=dead,
+        probes_not_started=sum(1 for key in committed if key not in begun),
     )
 
 
