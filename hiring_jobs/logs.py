@@ -91,12 +91,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Procrastinate's per-job start line: written at DEBUG only (_JobStartAtDebug).
+JOB_START_ACTION = "start_job"
+
+
 class _JobStartAtDebug(logging.Filter):
     """Procrastinate's "Starting job" line, at DEBUG: the attempt's own start line
     (queue/attempts.py) says the same with the job's context (request id, attempt)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "action", None) != "start_job":
+        if getattr(record, "action", None) != JOB_START_ACTION:
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

@@ -39,6 +39,7 @@ from procrastinate import job_context, jobs, retry, utils
 from procrastinate.connector import BaseAsyncConnector
 from procrastinate.worker import Worker
 
+from hiring_jobs.logs import JOB_START_ACTION
 from hiring_jobs.queue import keys
 from hiring_jobs.queue.coalesce import MAX_BATCH, Coalescer
 from hiring_jobs.queue.control import QueueControl
@@ -75,7 +76,7 @@ KEYED_CHECK_SECONDS = 1.0
 # Wake a little after a key's next token is due, so that the fetch finds it there.
 TOKEN_MARGIN_SECONDS = 0.02
 # Upstream's per-job lines logged at DEBUG (hiring_jobs/logs.py): their extra is not built.
-QUIET_ACTIONS = frozenset({"loaded_job_info", "start_job"})
+QUIET_ACTIONS = frozenset({"loaded_job_info", JOB_START_ACTION})
 # Under a backlog, the longest a freed slot waits for others before a fetch refills it.
 FETCH_COOLDOWN_SECONDS = 0.005
 
