@@ -35,6 +35,13 @@ class JobAttempt(Base):
         # Rows of earlier versions have no worker id: never in conflict.
         Index("ux_job_attempts_run", "job_id", "attempt", "worker_id", unique=True),
         Index("ix_job_attempts_started_at", "started_at"),
+        # The rescue's rows, rare: how record_attempts finds one under any plan (0020).
+        Index(
+            "ix_job_attempts_rescued",
+            "job_id",
+            "attempt",
+            postgresql_where=text("exception_type = 'hiring_jobs.queue.rescue.WorkerLost'"),
+        ),
         Index("ix_job_attempts_task_started", "task_name", "started_at"),
         Index(
             "ix_job_attempts_request_id_set",

@@ -1220,7 +1220,10 @@ WITH ended AS MATERIALIZED (
       FROM ended
      WHERE rescued.job_id = ended.job_id AND rescued.attempt = ended.attempt
        AND rescued.exception_type = 'hiring_jobs.queue.rescue.WorkerLost'
-       AND rescued.started_at >= ended.started_at - interval '1 minute'
+       -- Rescued rows have a partial index of their own (ix_job_attempts_rescued): a plan
+       -- made while job_attempts looked empty may scan this side in full, and then reads
+       -- only them. Written so that the started_at index cannot serve it either.
+       AND rescued.started_at + interval '1 minute' >= ended.started_at
     RETURNING rescued.job_id, rescued.attempt
 )
 INSERT INTO job_attempts

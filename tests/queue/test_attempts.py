@@ -18,7 +18,7 @@ from psycopg_pool import PoolTimeout
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hiring_jobs.app import app, make_connector
+from hiring_jobs.app import JOB_STATE_SETTINGS, app, make_connector
 from hiring_jobs.models import AttemptOutcome, JobAttempt
 from hiring_jobs.queue import attempts
 from hiring_jobs.queue.attempts import (
@@ -33,6 +33,7 @@ from hiring_jobs.sql import QUEUE, run
 from tests.support import tasks
 from tests.support.factories import make_user
 from tests.support.jobs import jobs, run_batching_worker_until_idle, run_worker_until_idle
+from tests.support.reads import flush_counts, rows_read
 
 
 def _attempts(session_factory: sessionmaker[Session]) -> list[JobAttempt]:
@@ -412,3 +413,47 @@ def test_a_batching_worker_coalesces_attempt_writes_and_records_each_attempt(
             AttemptOutcome.FAILED,
             f"bad {n}",
         )
+
+
+def test_a_connection_that_wrote_attempts_into_an_empty_table_reads_only_their_runs_later(
+    database_url: str,
+) -> None:
+    """A connection keeps the plan it made for the table as it was. Planned while
+    job_attempts looked empty, the search for the rescue's row of the runs written scanned
+    the whole table for each write. Rescued rows have a partial index of their own
+    (migration 0020): scanned in full, it holds only them."""
+    history = 10_000
+    next_job_id = iter(range(history + 1, history + 1_000))
+
+    def write_eight(writer: psycopg.Connection) -> None:
+        rows = [
+            attempts.attempt_row(_started(next(next_job_id)), outcome=AttemptOutcome.SUCCEEDED)
+            for _ in range(8)
+        ]
+        writer.execute(attempts.RECORD_ATTEMPTS, attempts.columns(rows), prepare=True)
+
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        psycopg.connect(database_url, autocommit=True) as writer,
+    ):
+        writer.execute(JOB_STATE_SETTINGS)  # a worker's connection
+        # The plan PostgreSQL makes once and keeps (psycopg prepares from the 5th run).
+        writer.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute("VACUUM ANALYZE job_attempts")  # empty
+        for _ in range(10):
+            write_eight(writer)
+        conn.execute(
+            "INSERT INTO job_attempts (job_id, attempt, task_name, queue, outcome, started_at)"
+            " SELECT n, 1, 'tests.echo', 'default', 'succeeded',"
+            "        now() - n * interval '5 ms'"
+            " FROM generate_series(1, %s) AS n",
+            (history,),
+        )
+        before = rows_read(conn, "job_attempts")
+        for _ in range(10):
+            write_eight(writer)
+        flush_counts(writer)
+        read = rows_read(conn, "job_attempts") - before
+        written = conn.execute("SELECT count(*) FROM job_attempts").fetchone()
+    assert written == (history + 20 * 8,)
+    assert read < history / 4, f"10 writes of 8 attempts read {read} rows"

@@ -19,10 +19,12 @@ from hiring_jobs.app import app, make_connector
 from hiring_jobs.queue import batching
 from hiring_jobs.queue.defer import batch_defer
 from hiring_jobs.queue.manager import QueueJobManager
+from hiring_jobs.queue.slots import OTHER_QUEUES
 from tests.support import tasks
 from tests.support.factories import make_user
 from tests.support.jobs import run_batching_worker_until_idle
 from tests.support.processes import cli_env, start_cli, wait_for
+from tests.support.reads import FLUSH_COUNTS, rows_read
 
 
 def _insert(conn: psycopg.Connection, **values: Any) -> int:
@@ -346,17 +348,10 @@ def test_the_fetch_waits_no_longer_than_the_cooldown_and_never_without_a_backlog
         assert time.monotonic() - worker._fetched_at >= 0.05
 
 
-def _rows_read(conn: psycopg.Connection) -> int:
-    row = conn.execute(
-        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
-        " FROM pg_stat_user_tables WHERE relname = 'procrastinate_jobs'"
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
+@pytest.mark.parametrize("keyed", [True, False], ids=["fetch_jobs", "fetch_jobs_unkeyed"])
+@pytest.mark.parametrize("free", [{"default": 8}, {"*": 8}], ids=["named", "every queue"])
 def test_a_fetch_first_run_on_an_empty_queue_reads_only_what_it_takes_later(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection, keyed: bool, free: dict[str, int]
 ) -> None:
     """With the plan a worker connection prepared while the queue was empty, a burst of
     jobs made each fetch scan all of them: sequential scans are off on worker connections
@@ -369,29 +364,63 @@ def test_a_fetch_first_run_on_an_empty_queue_reads_only_what_it_takes_later(
         await connector.open_async()
         try:
             for _ in range(20):  # psycopg prepares it on its 5th run, PostgreSQL plans it
-                assert await batching.fetch_jobs(connector, {"default": 8}, worker_id) == []
+                fetched_now, _ = await batching.fetch(connector, free, worker_id, keyed=keyed)
+                assert fetched_now == []
             conn.execute(
                 "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
                 " SELECT 'default', 'tests.echo', '{}' FROM generate_series(1, %s)",
                 (burst,),
             )
-            await asyncio.sleep(1.5)  # the insert's counts reach the statistics
-            conn.execute("SELECT pg_stat_force_next_flush()")
-            before = _rows_read(conn)
+            before = rows_read(conn, "procrastinate_jobs")
             fetched = 0
             for _ in range(5):
-                fetched += len(await batching.fetch_jobs(connector, {"default": 8}, worker_id))
-            await connector.execute_query_async("SELECT pg_stat_force_next_flush()")
+                fetched_now, _ = await batching.fetch(connector, free, worker_id, keyed=keyed)
+                fetched += len(fetched_now)
+            await connector.execute_query_async(FLUSH_COUNTS)
         finally:
             await connector.close_async()
-        deadline = time.monotonic() + 30
-        while _rows_read(conn) == before and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)  # the worker connection's counts, flushed when idle
-        return fetched, _rows_read(conn) - before
+        return fetched, rows_read(conn, "procrastinate_jobs") - before
 
-    fetched, rows_read = asyncio.run(scenario())
+    fetched, read = asyncio.run(scenario())
     assert fetched == 40
-    assert 0 < rows_read < burst / 4, f"5 fetches of 8 jobs read {rows_read} rows"
+    assert 0 < read < burst / 4, f"5 fetches of 8 jobs read {read} rows"
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["fetch_jobs", "fetch_jobs_unkeyed"])
+def test_a_fetch_for_an_empty_queue_beside_a_backlog_reads_only_what_it_takes(
+    conn: psycopg.Connection, keyed: bool
+) -> None:
+    """Once ANALYZE had seen every waiting job in one queue (a bulk import), the planner
+    looked for an empty queue's jobs by walking Procrastinate's priority index through the
+    whole backlog: the queue name's n_distinct is fixed (migration 0020)."""
+    worker_id = _worker_id(conn)
+    backlog = 20_000
+    conn.execute(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+        " SELECT 'default', 'tests.echo', '{}' FROM generate_series(1, %s)",
+        (backlog,),
+    )
+    conn.execute("ANALYZE procrastinate_jobs")
+    free = {"email": 8, "default": 8, OTHER_QUEUES: 8}
+
+    async def scenario() -> int:
+        connector = make_connector(max_size=1, job_state=True)  # one connection: one plan
+        await connector.open_async()
+        fetched = 0
+        try:
+            for _ in range(20):  # psycopg prepares it on its 5th run, PostgreSQL plans it
+                fetched_now, _ = await batching.fetch(connector, free, worker_id, keyed=keyed)
+                fetched += len(fetched_now)
+            await connector.execute_query_async(FLUSH_COUNTS)
+        finally:
+            await connector.close_async()
+        return fetched
+
+    before = rows_read(conn, "procrastinate_jobs")
+    fetched = asyncio.run(scenario())
+    read = rows_read(conn, "procrastinate_jobs") - before
+    assert fetched == 20 * 8
+    assert read < backlog / 4, f"20 fetches of 8 jobs read {read} rows"
 
 
 def test_worker_connections_are_replaced_so_their_plans_fit_the_table_again(
