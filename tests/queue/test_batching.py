@@ -222,9 +222,11 @@ def _unfinished(url: str) -> int:
     return int(row[0]) if row else -1
 
 
-def test_a_job_ending_during_a_fetch_makes_the_worker_fetch_again_before_it_sleeps() -> None:
-    """A slot (or a lock, or a key) freed while a fetch ran is unknown to that fetch: the
-    worker fetches again instead of sleeping until the next notification or poll."""
+def _fetch_loop_with_a_job_ending_during_an_empty_fetch(
+    *, lock_released: bool
+) -> list[dict[str, int]]:
+    """The free slots each fetch of one pass of the fetch loop asked for, when a job
+    ends while the first fetch runs and finds nothing (what _on_job_complete does)."""
     from hiring_jobs.queue import slots
 
     worker = batching.make_worker(
@@ -242,12 +244,28 @@ def test_a_job_ending_during_a_fetch_makes_the_worker_fetch_again_before_it_slee
     async def fetch(free: dict[str, int]) -> list[jobs.Job]:
         calls.append(free)
         if len(calls) == 1:
-            worker._ended += 1  # what _on_job_complete does, while this fetch runs
+            worker._ended += 1
+            worker._locks_released += lock_released
         return []
 
     worker._fetch = fetch  # type: ignore[method-assign]
     asyncio.run(worker._fetch_and_process_jobs())
+    return calls
+
+
+def test_a_lock_released_during_a_fetch_makes_the_worker_fetch_again_before_it_sleeps() -> None:
+    """The next job of a Procrastinate lock may run once its holder ended, and nothing
+    notifies it: a worker whose job with a lock ended while a fetch ran fetches again."""
+    calls = _fetch_loop_with_a_job_ending_during_an_empty_fetch(lock_released=True)
     assert calls == [{"default": 1}, {"default": 1}]
+
+
+def test_a_queue_that_gave_fewer_jobs_than_asked_is_not_fetched_again_until_news() -> None:
+    """Nothing more waits there: the worker waits for a notification, a job of a full
+    queue ending or the polling interval instead of fetching for nothing (0.7 empty
+    fetches per useful one under a no-op drain, before)."""
+    calls = _fetch_loop_with_a_job_ending_during_an_empty_fetch(lock_released=False)
+    assert calls == [{"default": 1}]
 
 
 @pytest.mark.parametrize(
