@@ -51,11 +51,17 @@ def test_a_held_snapshot_phase_that_fell_behind_says_how_many_probes_never_start
     from tools.bench import latency, snapshot
 
     behind = snapshot.Phase(
-        completed_per_second=95.0, pickup_p99_ms=inf, dead_share={}, probes_not_started=6_588
+        completed_per_second=95.0,
+        pickup_p99_ms=inf,
+        dead_share={},
+        dead_per_finished_job=2.0,
+        probes_not_started=6_588,
     )
     assert behind.pickup() == (
         f"pickup p99 over {latency.PROBE_WAIT_SECONDS:.0f} s after the phase"
         " (6,588 probes had not started)"
     )
-    on_time = snapshot.Phase(completed_per_second=100.0, pickup_p99_ms=12.4, dead_share={})
+    on_time = snapshot.Phase(
+        completed_per_second=100.0, pickup_p99_ms=12.4, dead_share={}, dead_per_finished_job=2.0
+    )
     assert on_time.pickup() == "pickup p99 12 ms"

@@ -283,6 +283,33 @@ def wait_listening(bench: Bench, children: list[Child], expected: int) -> None:
         alive=lambda: all(child.alive() for child in children),
     )
     time.sleep(0.3)  # the first fetch after LISTEN has run; nothing waits in the queue
+    wait_quiet()
+
+
+# Started means quiet: a worker listening may still be starting its warm child processes
+# (each imports the app), which a drain of a few seconds would otherwise pay for.
+QUIET_CPU_SHARE = 0.15  # of one core, over QUIET_WINDOW_SECONDS
+QUIET_WINDOW_SECONDS = 0.5
+QUIET_TIMEOUT_SECONDS = 30.0
+
+
+def wait_quiet() -> None:
+    """Until the machine's busy CPU falls below QUIET_CPU_SHARE of a core (at most
+    QUIET_TIMEOUT_SECONDS: a busy machine is noted in the report's load averages)."""
+    deadline = time.monotonic() + QUIET_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        busy_before, wall_before = _busy_cpu_seconds(), time.monotonic()
+        time.sleep(QUIET_WINDOW_SECONDS)
+        busy = _busy_cpu_seconds() - busy_before
+        if busy / (time.monotonic() - wall_before) < QUIET_CPU_SHARE:
+            return
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time spent by every core on anything but idling and waiting for I/O."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 # --- numbers ------------------------------------------------------------------------

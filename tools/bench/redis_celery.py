@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tools.bench.common import PYTHON, Bench, BenchError, Child, wait_until
+from tools.bench.common import PYTHON, Bench, BenchError, Child, wait_quiet, wait_until
 
 QUEUE = "bench"
 HOLD_QUEUE = "bench_hold"
@@ -106,10 +106,16 @@ def publish_held(url: str, count: int) -> None:
             noop.apply_async(queue=HOLD_QUEUE, producer=producer)
 
 
+# As every Celery deployment in ../shared/seeds/ runs its workers (`--loglevel=info`):
+# a line when a task is received and one when it ends, as our worker writes two per job
+# at its default level (INFO) and stock Procrastinate's CLI two at its own (INFO).
+CELERY_LOG_LEVEL = "INFO"
+
+
 def celery_worker(bench: Bench, url: str) -> Child:
     command = [PYTHON, "-m", "celery", "-A", "tools.bench.celery_app", "worker"]
     command += ["--pool", "prefork", "--concurrency", str(bench.processes), "-Q", QUEUE]
-    command += ["--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    command += ["--loglevel", CELERY_LOG_LEVEL, "--without-gossip", "--without-mingle"]
     return Child("celery", command, bench.env(BENCH_REDIS_URL=url), bench.tmp / "logs")
 
 
@@ -123,6 +129,7 @@ def wait_celery_ready(url: str, worker: Child) -> None:
         alive=worker.alive,
     )
     time.sleep(0.3)
+    wait_quiet()  # as our workers are waited for (common.wait_listening)
 
 
 def celery_idle(client: Any) -> bool:

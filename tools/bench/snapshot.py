@@ -5,8 +5,13 @@ leaves behind (three per job, plus events and attempts), and index scans cannot 
 them dead. The phase runs the producer (bench_load) at a fixed rate below capacity and
 sends probes (pickup latency, as the latency section does) for its whole length, once
 clean and once with another connection idle in a transaction that took an XID at its
-start. Reported: completion rate, probe pickup p99, and the share of dead tuples in each
-job table at the end.
+start. Reported: completion rate, probe pickup p99, the share of dead tuples in each job
+table at the end, and procrastinate_jobs' dead row versions per finished job.
+
+The share alone rewards falling behind: a contender that runs few of the jobs it is
+offered keeps them live (`todo`) and its share low. Per finished job, it is the bloat a
+unit of work leaves: two versions (`todo`, then `doing`) for any worker that updates a
+job's row in place, as Procrastinate's and ours do.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Phase:
     completed_per_second: float
     pickup_p99_ms: float
     dead_share: dict[str, float]  # table -> dead / (live + dead) at the end
+    dead_per_finished_job: float  # procrastinate_jobs' dead tuples / jobs no longer queued
     probes_not_started: int = 0  # PROBE_WAIT_SECONDS after the phase: the contender fell behind
 
     def pickup(self) -> str:
@@ -74,6 +80,7 @@ def measure(
             begun = bench_latency.wait_probes(bench, probes, children, all_or_fail=False)
             time.sleep(STATS_FLUSH_SECONDS)
             dead = dead_share(bench)
+            per_job = dead_per_finished_job(bench)
     except BenchError as exc:
         raise BenchError(f"held snapshot: {exc}\n{children[0].tail()}") from None
     finally:
@@ -85,6 +92,7 @@ def measure(
         completed_per_second=(after - before) / elapsed,
         pickup_p99_ms=percentile(pickups, 0.99),
         dead_share=dead,
+        dead_per_finished_job=per_job,
         probes_not_started=sum(1 for key in committed if key not in begun),
     )
 
@@ -109,3 +117,17 @@ def dead_share(bench: Bench) -> dict[str, float]:
             (list(TABLES),),
         ).fetchall()
     return {name: dead / max(live + dead, 1) for name, live, dead in rows}
+
+
+def dead_per_finished_job(bench: Bench) -> float:
+    with bench.connect() as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT (SELECT n_dead_tup FROM pg_stat_user_tables"
+            "         WHERE relname = 'procrastinate_jobs'),"
+            "       (SELECT count(*) FROM procrastinate_jobs"
+            "         WHERE status NOT IN ('todo', 'doing'))"
+        ).fetchone()
+    assert row is not None
+    dead, finished = row
+    return float(dead or 0) / max(int(finished), 1)
