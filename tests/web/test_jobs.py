@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from tests.web.helpers import (
     run_worker_in_thread,
 )
 from web.queries import jobs as job_queries
+from web.queries.tables import jobs as jobs_table
 
 XSS = "<script>alert(1)</script>"
 
@@ -173,6 +175,27 @@ def test_an_argument_search_is_a_bound_parameter_not_sql(
     response = operator.get("/api/jobs", query_string={"args": sneaky})
     assert response.status_code == 200
     assert response.get_json()["jobs"] == []
+
+
+def test_an_argument_search_can_use_the_index_over_finished_jobs(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The GIN index on arguments holds finished jobs only (migration 0019): a search the
+    planner cannot prove is about finished jobs never uses it, and walked every job at
+    1,000,000 jobs (650 ms a page). Scans without an index are off here, so the plan
+    shows the index the search can use."""
+    [job_id] = defer_jobs(session_factory, "tests.record", [{"user_id": 5, "application_id": 7}])
+    search = job_queries.JobFilter(args="application_id=7")
+    query = select(jobs_table.c.id).where(*search.conditions())
+    with session_factory() as session:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        compiled = query.compile(session.get_bind())
+        params = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+        explained = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", params)
+        plan = [row[0] for row in explained]
+        assert session.execute(query).scalars().all() == [job_id]
+    assert any("hj_jobs_args_finished" in line for line in plan), "\n".join(plan)
 
 
 def test_the_time_range_filters_by_defer_time(

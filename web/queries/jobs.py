@@ -23,6 +23,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -124,9 +125,27 @@ class JobFilter:
             found.append(_error_contains(self.search))
         wanted = self.args_object()
         if wanted is not None:
-            found.append(jobs.c.args.op("@>")(bindparam("args_search", wanted, type_=JSONB)))
+            found.append(args_contain(wanted))
         found.extend(_time_bounds(self.since, self.until))
         return found
+
+
+# Written out, not bound: a partial index serves a query only when the planner can prove
+# the query's condition implies the index's predicate, and a parameter proves nothing.
+_PENDING = (literal_column("'todo'"), literal_column("'doing'"))
+
+
+def args_contain(wanted: dict[str, Any]) -> ColumnElement[bool]:
+    """`args @> wanted`, in the two halves an index can serve: finished jobs through the
+    GIN index over them (hj_jobs_args_finished, migration 0019), pending ones through
+    Procrastinate's partial index on todo and doing (the queue). As one condition the
+    planner walked the primary key through every job instead: 650 ms at 1,000,000 jobs,
+    against 3 ms (`python -m tools.bench.pages`)."""
+    contains = jobs.c.args.op("@>")(bindparam("args_search", wanted, type_=JSONB))
+    return or_(
+        and_(jobs.c.status.notin_(_PENDING), contains),
+        and_(jobs.c.status.in_(_PENDING), contains),
+    )
 
 
 def matching_tasks(text: str) -> list[str]:
