@@ -51,11 +51,14 @@ def worker_process(
 
 
 def _recorded(factory: sessionmaker[Session]) -> int:
+    """Worker processes recorded in full: queue control's report may create the row
+    before the process's own record fills in its pool (queue/registration.py)."""
     with factory() as session:
         return session.scalar(
             text(
                 "SELECT count(*) FROM worker_processes p"
                 " JOIN procrastinate_workers w ON w.id = p.worker_id"
+                " WHERE p.pool ? 'processes'"
             )
         )
 
