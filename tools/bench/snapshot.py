@@ -79,8 +79,7 @@ def measure(
                 load.stop()
             begun = bench_latency.wait_probes(bench, probes, children, all_or_fail=False)
             time.sleep(STATS_FLUSH_SECONDS)
-            dead = dead_share(bench)
-            per_job = dead_per_finished_job(bench)
+            dead, per_job = dead_tuples(bench)
     except BenchError as exc:
         raise BenchError(f"held snapshot: {exc}\n{children[0].tail()}") from None
     finally:
@@ -108,7 +107,9 @@ def _held_xid(bench: Bench) -> Iterator[None]:
             holder.rollback()
 
 
-def dead_share(bench: Bench) -> dict[str, float]:
+def dead_tuples(bench: Bench) -> tuple[dict[str, float], float]:
+    """The dead share of each table (dead / (live + dead)), and procrastinate_jobs' dead
+    versions per finished job, from one read of the statistics."""
     with bench.connect() as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         rows = conn.execute(
@@ -116,18 +117,10 @@ def dead_share(bench: Bench) -> dict[str, float]:
             " WHERE relname = ANY(%s) ORDER BY relname",
             (list(TABLES),),
         ).fetchall()
-    return {name: dead / max(live + dead, 1) for name, live, dead in rows}
-
-
-def dead_per_finished_job(bench: Bench) -> float:
-    with bench.connect() as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(
-            "SELECT (SELECT n_dead_tup FROM pg_stat_user_tables"
-            "         WHERE relname = 'procrastinate_jobs'),"
-            "       (SELECT count(*) FROM procrastinate_jobs"
-            "         WHERE status NOT IN ('todo', 'doing'))"
+        finished = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status NOT IN ('todo', 'doing')"
         ).fetchone()
-    assert row is not None
-    dead, finished = row
-    return float(dead or 0) / max(int(finished), 1)
+    assert finished is not None
+    shares = {name: dead / max(live + dead, 1) for name, live, dead in rows}
+    jobs_dead = next((dead for name, _, dead in rows if name == "procrastinate_jobs"), 0)
+    return shares, jobs_dead / max(int(finished[0]), 1)
