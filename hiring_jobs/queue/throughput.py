@@ -30,18 +30,21 @@ def rollup(session: Session, now: datetime | None = None) -> int:
     return written
 
 
-def per_minute(session: Session, since: datetime) -> dict[datetime, tuple[int, int]]:
-    """(succeeded, failed) per minute from `since`: rolled-up minutes plus the live tail."""
+def per_bucket(session: Session, origin: datetime, step: timedelta) -> dict[int, tuple[int, int]]:
+    """(succeeded, failed) per bucket of `step` since `origin` (bucket 0 starts there):
+    rolled-up minutes plus the live tail."""
     rolled_until = run(session, QUEUE["throughput_rolled_until"]).scalar()
-    counts: dict[datetime, tuple[int, int]] = {}
-    live_since = since
-    if rolled_until is not None and rolled_until >= since:
-        params = {"since": since, "until": rolled_until}
+    buckets = {"origin": origin, "step": step.total_seconds()}
+    counts: dict[int, tuple[int, int]] = {}
+    live_since = origin
+    if rolled_until is not None and rolled_until >= origin:
+        params = {**buckets, "since": origin, "until": rolled_until}
         rows = run(session, QUEUE["throughput_rolled"], params)
-        counts.update({row.minute: (row.succeeded, row.failed) for row in rows})
+        counts.update({row.bucket: (row.succeeded, row.failed) for row in rows})
         live_since = rolled_until  # recounted live: it may have been rolled up partially
-    for row in run(session, QUEUE["throughput_live"], {"since": live_since}):
-        counts[row.minute] = (row.succeeded, row.failed)
+    for row in run(session, QUEUE["throughput_live"], {**buckets, "since": live_since}):
+        succeeded, failed = counts.get(row.bucket, (0, 0))
+        counts[row.bucket] = (succeeded + row.succeeded, failed + row.failed)
     return counts
 
 

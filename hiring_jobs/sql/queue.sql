@@ -92,9 +92,13 @@ ON CONFLICT (job_id, attempt, worker_id) DO NOTHING;
 SELECT max(minute) FROM job_throughput_minutes;
 
 -- throughput_rolled --
--- Rolled-up finished jobs per minute over a span (queue/throughput.py)
-SELECT minute, succeeded, failed FROM job_throughput_minutes
-WHERE minute >= %(since)s AND minute < %(until)s;
+-- Rolled-up finished jobs over a span, summed per bucket of `step` seconds counted from `origin` (queue/throughput.py)
+-- Summed here: a day is 1,440 minutes, and reading them as rows cost the overview ~15 ms.
+SELECT floor(extract(epoch FROM minute - %(origin)s) / %(step)s)::int AS bucket,
+       sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed
+FROM job_throughput_minutes
+WHERE minute >= %(since)s AND minute < %(until)s
+GROUP BY 1;
 
 -- throughput_forget --
 -- Rolled-up minutes older than what is kept (queue/throughput.py)
@@ -113,8 +117,8 @@ ON CONFLICT (minute) DO UPDATE
     SET succeeded = EXCLUDED.succeeded, failed = EXCLUDED.failed;
 
 -- throughput_live --
--- Succeeded and failed jobs per minute since a moment, counted from procrastinate_events
-SELECT date_trunc('minute', at) AS minute,
+-- Succeeded and failed jobs since a moment, counted from procrastinate_events per bucket as throughput_rolled
+SELECT floor(extract(epoch FROM date_trunc('minute', at) - %(origin)s) / %(step)s)::int AS bucket,
        count(*) FILTER (WHERE type = 'succeeded') AS succeeded,
        count(*) FILTER (WHERE type = 'failed') AS failed
 FROM procrastinate_events
@@ -234,15 +238,15 @@ SELECT least(
     (SELECT to_timestamp(min(defer_timestamp)) FROM procrastinate_periodic_defers)
 );
 
--- last_periodic_defer --
--- The latest defer of a cron task and its job's status (cron page)
--- defer_periodic_job keeps only the latest defer per task and periodic id.
-SELECT d.defer_timestamp, d.job_id, j.status
+-- last_periodic_defers --
+-- The latest defer of each cron task and its job's status (cron page, overview)
+-- defer_periodic_job keeps only the latest defer per task and periodic id: one row per
+-- cron task, read in one statement rather than one per task.
+SELECT DISTINCT ON (d.task_name, d.periodic_id)
+       d.task_name, d.periodic_id, d.defer_timestamp, d.job_id, j.status
 FROM procrastinate_periodic_defers d
 LEFT JOIN procrastinate_jobs j ON j.id = d.job_id
-WHERE d.task_name = %(task)s AND d.periodic_id = %(periodic_id)s
-ORDER BY d.defer_timestamp DESC NULLS LAST
-LIMIT 1;
+ORDER BY d.task_name, d.periodic_id, d.defer_timestamp DESC NULLS LAST;
 
 -- record_periodic_run --
 -- Record a run-now defer as the cron task's tick (cron page)

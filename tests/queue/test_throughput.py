@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiring_jobs.models import ThroughputMinute
@@ -21,7 +21,7 @@ def _finish_jobs(session_factory: sessionmaker[Session], ok: int, bad: int) -> N
     run_worker_until_idle(concurrency=4)
 
 
-def _totals(counts: dict[datetime, tuple[int, int]]) -> tuple[int, int]:
+def _totals(counts: dict[int, tuple[int, int]]) -> tuple[int, int]:
     return sum(ok for ok, _ in counts.values()), sum(bad for _, bad in counts.values())
 
 
@@ -29,7 +29,7 @@ def test_live_events_are_counted_before_any_rollup(session_factory: sessionmaker
     _finish_jobs(session_factory, ok=5, bad=2)
     with session_factory() as session:
         since = datetime.now(UTC) - timedelta(hours=1)
-        assert _totals(throughput.per_minute(session, since)) == (5, 2)
+        assert _totals(throughput.per_bucket(session, since, timedelta(minutes=5))) == (5, 2)
 
 
 def test_the_rollup_is_idempotent_and_read_back_with_the_live_tail(
@@ -48,4 +48,27 @@ def test_the_rollup_is_idempotent_and_read_back_with_the_live_tail(
     _finish_jobs(session_factory, ok=2, bad=1)  # after the rollup: the live tail
     with session_factory() as session:
         since = datetime.now(UTC) - timedelta(hours=1)
-        assert _totals(throughput.per_minute(session, since)) == (8, 4)
+        assert _totals(throughput.per_bucket(session, since, timedelta(minutes=5))) == (8, 4)
+
+
+def test_minutes_rolled_up_and_live_fall_into_their_buckets(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Bucket n holds [origin + n * step, origin + (n + 1) * step); a bucket that is part
+    rolled up, part live, sums both."""
+    _finish_jobs(session_factory, ok=3, bad=1)
+    with session_factory() as session, session.begin():
+        finished_at = session.execute(
+            text("SELECT min(at) FROM procrastinate_events WHERE type IN ('succeeded', 'failed')")
+        ).scalar_one()
+        throughput.rollup(session, now=finished_at + timedelta(minutes=2))
+    _finish_jobs(session_factory, ok=2, bad=0)  # live tail
+    minute = finished_at.replace(second=0, microsecond=0)
+    step = timedelta(minutes=5)
+    with session_factory() as session:
+        # The first jobs' minute opens bucket 1; the later ones are at most minutes later.
+        counts = throughput.per_bucket(session, minute - step, step)
+        assert counts.get(0) is None
+        assert _totals(counts) == (5, 1)
+        assert counts[1][1] == 1
+        assert set(counts) <= {1, 2}

@@ -14,7 +14,7 @@ from procrastinate import App
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import control
-from hiring_jobs.queue.throughput import per_minute
+from hiring_jobs.queue.throughput import per_bucket
 from hiring_jobs.settings import get_settings
 from hiring_jobs.sql import QUEUE, run
 from web.queries import periodic
@@ -87,14 +87,9 @@ def throughput(session: Session, *, window: timedelta, minutes: int) -> list[Buc
     origin = datetime(2000, 1, 1, tzinfo=UTC)
     first = origin + ((now - window - origin) // step + 1) * step
     starts = [first + step * i for i in range(int(window / step))]
-    totals = [[0, 0] for _ in starts]
-    # Rolled-up minutes plus the live tail (hiring_jobs.queue.throughput), summed per bucket.
-    for minute, (succeeded, failed) in per_minute(session, first).items():
-        index = (minute - first) // step
-        if 0 <= index < len(totals):
-            totals[index][0] += succeeded
-            totals[index][1] += failed
-    return [Bucket(start, ok, bad) for start, (ok, bad) in zip(starts, totals, strict=True)]
+    # Rolled-up minutes plus the live tail (hiring_jobs.queue.throughput), per bucket.
+    counts = per_bucket(session, first, step)
+    return [Bucket(start, *counts.get(index, (0, 0))) for index, start in enumerate(starts)]
 
 
 def summarize(buckets: list[Bucket]) -> dict[str, Any]:
@@ -166,7 +161,7 @@ def overview_data(session: Session, app: App) -> dict[str, Any]:
     found_workers = workers(session)
     live = [worker for worker in found_workers if worker.live]
     stalled = stalled_jobs(session)
-    missed = periodic.missed_warnings(periodic.schedules(session, app))
+    missed = periodic.missed_warnings(periodic.schedules(session, app, next_runs=0))
     controlled = control.queue_states(session)
     unknown_workers = control.unreported_live_workers(session)
     return {

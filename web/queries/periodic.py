@@ -9,6 +9,7 @@ from typing import Any
 from croniter import croniter
 from procrastinate import App
 from procrastinate.periodic import PeriodicTask
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import cron
@@ -59,12 +60,23 @@ def find(app: App, key: str) -> PeriodicTask[Any, Any, Any] | None:
     return next((p for p in periodic_tasks(app) if f"{p.task.name}:{p.periodic_id}" == key), None)
 
 
-def schedules(session: Session, app: App) -> list[Schedule]:
+def schedules(session: Session, app: App, *, next_runs: int = NEXT_RUNS) -> list[Schedule]:
+    """Every cron task's schedule; `next_runs`: how many upcoming ticks to list (the
+    overview needs none, and each costs a croniter step)."""
     now = datetime.now(UTC)
     since = run(session, QUEUE["running_since"]).scalar()
     settings = cron.policies(session)
+    rows = run(session, QUEUE["last_periodic_defers"])
+    last = {(row.task_name, row.periodic_id): row for row in rows}
     return [
-        _schedule(session, periodic, now, since, settings.get(_key(periodic), cron.Policy()))
+        _schedule(
+            periodic,
+            last.get(_key(periodic)),
+            now,
+            since,
+            settings.get(_key(periodic), cron.Policy()),
+            next_runs,
+        )
         for periodic in periodic_tasks(app)
     ]
 
@@ -74,21 +86,18 @@ def _key(periodic: PeriodicTask[Any, Any, Any]) -> tuple[str, str]:
 
 
 def _schedule(
-    session: Session,
     periodic: PeriodicTask[Any, Any, Any],
+    row: Row[Any] | None,
     now: datetime,
     running_since: datetime | None,
     policy: cron.Policy,
+    next_runs: int,
 ) -> Schedule:
-    params = {"task": periodic.task.name, "periodic_id": periodic.periodic_id}
-    row = run(session, QUEUE["last_periodic_defer"], params).one_or_none()
     last_at = (
         datetime.fromtimestamp(row.defer_timestamp, UTC)
         if row is not None and row.defer_timestamp is not None
         else None
     )
-    upcoming = croniter(periodic.cron, now)
-    next_runs = [upcoming.get_next(datetime) for _ in range(NEXT_RUNS)]
     due = croniter(periodic.cron, now - MISSED_AFTER).get_prev(datetime)
     expected = running_since is not None and due >= running_since
     # A disabled task misses nothing: it was told not to run.
@@ -102,12 +111,19 @@ def _schedule(
         last_run_at=last_at,
         last_job_id=row.job_id if row is not None else None,
         last_status=row.status if row is not None else None,
-        next_runs=next_runs,
+        next_runs=_upcoming(periodic.cron, now, next_runs),
         missed_tick=missed,
         enabled=policy.enabled,
         catch_up=policy.catch_up.value,
         window_seconds=policy.window_seconds,
     )
+
+
+def _upcoming(expression: str, now: datetime, count: int) -> list[datetime]:
+    if not count:
+        return []
+    ticks = croniter(expression, now)
+    return [ticks.get_next(datetime) for _ in range(count)]
 
 
 def missed_warnings(found: list[Schedule]) -> list[str]:
