@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from procrastinate import App, PsycopgConnector, connector
@@ -91,9 +91,20 @@ class QueueConnector(PsycopgConnector):
     jobs deferred at once are 100,000 messages each. Upstream's loop waits for each one
     through `asyncio.wait_for` (a task and a timer per message): 2.1 s of CPU per 100,000
     messages against 0.25 s for psycopg's own iterator (QueueJobManager.listen_for_jobs
-    skips the JSON and the log record of the common message too). `_loop_notify` is
-    private: tests/queue/test_manager.py fails when an upgrade changes it.
+    skips the JSON and the log record of the common message too). `_loop_notify`,
+    `_get_cursor` and `_wrap_json` are private: tests/queue/test_manager.py fails when an
+    upgrade changes them.
     """
+
+    @wrap_exceptions()
+    async def execute_query_all_unprepared_async(
+        self, query: LiteralString, **arguments: Any
+    ) -> list[dict[str, Any]]:
+        """`execute_query_all_async`, never as a prepared statement: planned on each call
+        for the table as it is then (a prepared plan keeps the table as it was)."""
+        async with self._get_cursor() as cursor:
+            await cursor.execute(query, self._wrap_json(arguments), prepare=False)
+            return await cursor.fetchall()
 
     @wrap_exceptions()
     async def _loop_notify(

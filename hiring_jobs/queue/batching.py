@@ -46,6 +46,7 @@ from hiring_jobs.queue.control import QueueControl
 from hiring_jobs.queue.cron import ControlledPeriodicDeferrer
 from hiring_jobs.queue.manager import QueueJobManager
 from hiring_jobs.queue.slots import OTHER_QUEUES, QueueSlots, SlotCounter
+from hiring_jobs.queue.waiting_queues import WaitingQueues, probe
 from hiring_jobs.sql import QUEUE
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,12 @@ logger = logging.getLogger(__name__)
 # index hj_jobs_queue_fetch (queue_name, priority DESC, id WHERE todo) and stops at its
 # free slots, so a fetch costs the same with 100 or 100,000 jobs waiting. The `*` bucket
 # (every queue not named, sharing its slots) is read the same way, queue by queue: its
-# waiting queues are found by skipping through that index (one probe per queue), each
-# gives its first `other_free` jobs, and the best of those by priority then id win.
-# A single scan over "every queue but these" was planned as read-and-sort-every-waiting-
-# job (the lock rule's estimate defeats the ordered index scan): 40-55 ms per fetch with
-# 100,000 waiting, against 1.2 ms this way. The final UPDATE takes its ids as an array, an
-# index lookup whatever the estimates of the LIMITs (which come from columns).
+# waiting queues come as a parameter (queue/waiting_queues.py), each gives its first
+# `other_free` jobs, and the best of those by priority then id win. A single scan over
+# "every queue but these" was planned as read-and-sort-every-waiting-job (the lock rule's
+# estimate defeats the ordered index scan): 40-55 ms per fetch with 100,000 waiting,
+# against 1.2 ms this way. The final UPDATE takes its row versions as an array, a TID
+# lookup whatever the estimates of the LIMITs (which come from columns).
 FETCH_JOBS = QUEUE["fetch_jobs"]  # hiring_jobs/sql/queue.sql
 # The same for unkeyed jobs only, while no keyed job waits in the worker's buckets: the
 # key machinery's plan costs about 1 ms a call even with nothing keyed waiting.
@@ -104,16 +105,28 @@ async def fetch_jobs(
 
 
 async def fetch(
-    connector: BaseAsyncConnector, free: Mapping[str, int], worker_id: int, *, keyed: bool
+    connector: BaseAsyncConnector,
+    free: Mapping[str, int],
+    worker_id: int,
+    *,
+    keyed: bool,
+    other_queues: list[str] | None = None,
 ) -> tuple[list[jobs.Job], bool]:
     """`fetch_jobs` (`keyed`) or its unkeyed-only form; and whether the next fetch must be
-    keyed: keyed jobs wait in these buckets (fetch_jobs says), or nothing was fetched."""
+    keyed: keyed jobs wait in these buckets (fetch_jobs says), or nothing was fetched.
+
+    `other_queues`: the queues `free["*"]` is for (queue/waiting_queues.py); probed
+    first if not given."""
     named = {queue: n for queue, n in free.items() if queue != OTHER_QUEUES}
+    other_free = free.get(OTHER_QUEUES, 0)
+    if other_queues is None:
+        other_queues = await probe(connector, list(named)) if other_free else []
     rows = await connector.execute_query_all_async(
         FETCH_JOBS if keyed else FETCH_UNKEYED_JOBS,  # type: ignore[arg-type]
         queues=list(named),
         free=list(named.values()),
-        other_free=free.get(OTHER_QUEUES, 0),
+        other_queues=other_queues,
+        other_free=other_free,
         worker_id=worker_id,
     )
     keyed_waiting = any(row["keyed_waiting"] for row in rows) if keyed and rows else not rows
@@ -161,6 +174,9 @@ class BatchingWorker(Worker):
         # Buckets whose last fetch filled every free slot it asked for (a backlog).
         self._backlogged: frozenset[str] = frozenset()
         self._fetched_at = 0.0
+        # The queues of the `*` bucket with jobs waiting, probed apart from the fetch.
+        self._waiting = WaitingQueues(slots.queue_names)
+        self._probe_timer: asyncio.TimerHandle | None = None
 
     async def _fetch_and_process_jobs(self) -> None:
         """Fetch for every queue with free slots until nothing more can start now."""
@@ -270,8 +286,32 @@ class BatchingWorker(Worker):
             free,
             self.worker_id,
             keyed=keyed,
+            other_queues=await self._other_queues(free),
         )
         return fetched
+
+    async def _other_queues(self, free: dict[str, int]) -> list[str]:
+        """The `*` bucket's queues with jobs waiting, as last probed (queue/waiting_queues.py).
+
+        Running until idle (wait=False) probes before every fetch: idle is finding
+        nothing, and a job may have put work in a queue no notification named."""
+        if not free.get(OTHER_QUEUES):
+            return []
+        queues = await self._waiting.current(self.app.connector, fresh=not self.wait)  # type: ignore[arg-type]
+        due = self._waiting.probe_due_in()
+        if due and self._probe_timer is None:
+            # A job was inserted within the cooldown: fetch again once it is over.
+            self._probe_timer = asyncio.get_running_loop().call_later(due, self._probe_due)
+        return queues
+
+    def _probe_due(self) -> None:
+        self._probe_timer = None
+        self._new_job_event.set()
+
+    async def _handle_notification(self, *, channel: str, notification: jobs.Notification) -> None:
+        if notification["type"] == "job_inserted":
+            self._waiting.note_insert()
+        await super()._handle_notification(channel=channel, notification=notification)
 
     async def _start_or_reject(self, job: jobs.Job) -> None:
         manager = self.app.job_manager

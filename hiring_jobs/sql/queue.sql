@@ -897,16 +897,14 @@ SELECT procrastinate_update_heartbeat_v1(%(worker_id)s),
        set_config('synchronous_commit', 'on', true);
 
 
--- fetch_jobs_unkeyed --
--- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
--- The statement from before keys (fetch_jobs below without the key machinery, whose
--- plan costs about 1 ms more per call even with nothing keyed waiting), for unkeyed jobs
--- only, at the same cost as before. A worker runs fetch_jobs instead when this finds
--- nothing, at least once a second, and while fetch_jobs says keyed jobs wait.
+-- waiting_queues --
+-- The queues with jobs waiting that a worker does not name: its shared bucket's (queue/waiting_queues.py)
+-- A loose index scan of hj_jobs_queue_fetch: one probe per waiting queue, whatever the
+-- number of jobs waiting. Run unprepared, so planned for the table as it is now.
 WITH RECURSIVE waiting_queue(queue_name) AS (
     (SELECT jobs.queue_name
        FROM procrastinate_jobs AS jobs
-      WHERE jobs.status = 'todo' AND %(other_free)s > 0
+      WHERE jobs.status = 'todo'
       ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
       LIMIT 1)
     UNION ALL
@@ -917,15 +915,27 @@ WITH RECURSIVE waiting_queue(queue_name) AS (
              LIMIT 1)
       FROM waiting_queue
      WHERE waiting_queue.queue_name IS NOT NULL
-), bucket(queue_name, free, shared) AS (
+)
+SELECT waiting_queue.queue_name
+  FROM waiting_queue
+ WHERE waiting_queue.queue_name IS NOT NULL
+   AND NOT (waiting_queue.queue_name = ANY(%(named)s::varchar[]));
+
+-- fetch_jobs_unkeyed --
+-- The worker's fetch while no keyed job waits in its buckets (queue/batching.py): procrastinate_fetch_job_v2's selection, unkeyed jobs only
+-- The statement from before keys (fetch_jobs below without the key machinery, whose
+-- plan costs about 1 ms more per call even with nothing keyed waiting), for unkeyed jobs
+-- only, at the same cost as before. A worker runs fetch_jobs instead when this finds
+-- nothing, at least once a second, and while fetch_jobs says keyed jobs wait.
+WITH bucket(queue_name, free, shared) AS (
     SELECT named.queue_name, named.free, false
       FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
      WHERE named.free > 0
     UNION ALL
-    SELECT waiting_queue.queue_name, %(other_free)s, true
-      FROM waiting_queue
-     WHERE waiting_queue.queue_name IS NOT NULL
-       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
+    -- The shared bucket's queues, found by waiting_queues (queue/waiting_queues.py).
+    SELECT other.queue_name, %(other_free)s, true
+      FROM unnest(%(other_queues)s::varchar[]) AS other(queue_name)
+     WHERE %(other_free)s > 0 AND NOT (other.queue_name = ANY(%(queues)s::varchar[]))
 ), candidate AS MATERIALIZED (
     SELECT picked.id, picked.priority, picked.ctid AS row_ctid, bucket.shared
       FROM bucket
@@ -978,29 +988,15 @@ RETURNING procrastinate_jobs.*;
 -- (priority, rank, id) win, up to each bucket's free slots: round-robin across keys.
 -- Each keyed job started spends a token of its key's bucket (trigger hj_jobs_key_started,
 -- on the rows hj_key_allowance locked).
-WITH RECURSIVE waiting_queue(queue_name) AS (
-    (SELECT jobs.queue_name
-       FROM procrastinate_jobs AS jobs
-      WHERE jobs.status = 'todo' AND %(other_free)s > 0
-      ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
-      LIMIT 1)
-    UNION ALL
-    SELECT (SELECT jobs.queue_name
-              FROM procrastinate_jobs AS jobs
-             WHERE jobs.status = 'todo' AND jobs.queue_name > waiting_queue.queue_name
-             ORDER BY jobs.queue_name, jobs.priority DESC, jobs.id
-             LIMIT 1)
-      FROM waiting_queue
-     WHERE waiting_queue.queue_name IS NOT NULL
-), bucket(queue_name, free, shared) AS (
+WITH RECURSIVE bucket(queue_name, free, shared) AS (
     SELECT named.queue_name, named.free, false
       FROM unnest(%(queues)s::varchar[], %(free)s::int[]) AS named(queue_name, free)
      WHERE named.free > 0
     UNION ALL
-    SELECT waiting_queue.queue_name, %(other_free)s, true
-      FROM waiting_queue
-     WHERE waiting_queue.queue_name IS NOT NULL
-       AND NOT (waiting_queue.queue_name = ANY(%(queues)s::varchar[]))
+    -- The shared bucket's queues, found by waiting_queues (queue/waiting_queues.py).
+    SELECT other.queue_name, %(other_free)s, true
+      FROM unnest(%(other_queues)s::varchar[]) AS other(queue_name)
+     WHERE %(other_free)s > 0 AND NOT (other.queue_name = ANY(%(queues)s::varchar[]))
 ), waiting_key(queue_name, hj_key) AS (
     SELECT bucket.queue_name,
            (SELECT jobs.hj_key

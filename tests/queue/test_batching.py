@@ -292,7 +292,7 @@ def test_a_worker_on_the_unkeyed_only_fetch_looks_for_keyed_jobs(
     worker._keyed_checked_at = time.monotonic() - checked_ago
     calls: list[bool] = []
 
-    async def fetch(*args: Any, keyed: bool) -> tuple[list[jobs.Job], bool]:
+    async def fetch(*args: Any, keyed: bool, **_: Any) -> tuple[list[jobs.Job], bool]:
         calls.append(keyed)
         return [], True
 

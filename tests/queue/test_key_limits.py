@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from hiring_jobs.queue import batching
+from hiring_jobs.queue import batching, waiting_queues
 from hiring_jobs.queue.defer import DeferOptions, batch_defer, defer
 from tests.support import tasks
 from tests.support.processes import cli_env, scalar, start_cli, stop, wait_for
@@ -30,11 +30,16 @@ def fetch(database_url: str, free: dict[str, int]) -> list[dict[str, Any]]:
             "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id"
         ).fetchone()["id"]
         named = {q: n for q, n in free.items() if q != "*"}
+        other_queues = [
+            row["queue_name"]
+            for row in conn.execute(waiting_queues.WAITING_QUEUES, {"named": list(named)})
+        ]
         rows = conn.execute(
             batching.FETCH_JOBS,
             {
                 "queues": list(named),
                 "free": list(named.values()),
+                "other_queues": other_queues,
                 "other_free": free.get("*", 0),
                 "worker_id": worker_id,
             },

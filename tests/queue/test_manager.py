@@ -296,3 +296,16 @@ def test_the_notification_loop_we_replace_is_still_procrastinates() -> None:
     assert "await self._loop_notify(" in source
     loop = inspect.getsource(PsycopgConnector._loop_notify)
     assert "utils.gen_with_timeout(" in loop and 'connection.execute("SELECT 1")' in loop
+
+
+def test_the_cursor_helpers_an_unprepared_query_uses_are_still_procrastinates() -> None:
+    """Fails when an upgrade changes PsycopgConnector._get_cursor or _wrap_json, which
+    QueueConnector.execute_query_all_unprepared_async (hiring_jobs/app.py) uses as
+    execute_query_all_async does."""
+    import inspect
+
+    from procrastinate import PsycopgConnector
+
+    source = inspect.getsource(PsycopgConnector.execute_query_all_async)
+    assert "async with self._get_cursor() as cursor:" in source
+    assert "await cursor.execute(query, self._wrap_json(arguments))" in source

@@ -171,7 +171,13 @@ def _explain_fetch(conn, worker_id: int, statement: str) -> float:  # type: igno
     try:
         plan = conn.execute(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
-            {"queues": ["default"], "free": [FETCH_FREE], "other_free": 0, "worker_id": worker_id},
+            {
+                "queues": ["default"],
+                "free": [FETCH_FREE],
+                "other_queues": [],
+                "other_free": 0,
+                "worker_id": worker_id,
+            },
         ).fetchone()[0]
     finally:
         conn.execute("ROLLBACK")
