@@ -5,6 +5,13 @@ workers can take, in small transactions), twice in one run: first on an empty qu
 with `backlog` jobs queued beforehand. Completion rate is what succeeded during the
 window divided by its length; the backlog phase should complete as fast as the empty one
 (the fetch must not cost more with more jobs waiting).
+
+Each window starts right after a CHECKPOINT. Without it, the loaded phase paid for a
+checkpoint the empty one did not: the 100,000-job enqueue just before it writes enough WAL
+to start one (max_wal_size), and the first write to each page after a checkpoint logs the
+whole page. Seen in the server's log (2026-12-03): in 4 of 5 loaded windows a checkpoint
+had started during the window or in the 70 s before it, 2 of them set off by WAL volume;
+those rounds measured 0.66-0.80x, the one without 0.89x.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ def measure(
 
 def window(bench: Bench, rate: float, seconds: float, children: list[Child]) -> Window:
     """Run the producer; the completion rate over `seconds` once it is inserting."""
+    with bench.connect() as conn:
+        conn.execute("CHECKPOINT")  # each window from the same start (module docstring)
     load = bench_latency.start_load(bench, rate, seconds + PRODUCER_MARGIN_SECONDS)
     alive = lambda: all(child.alive() for child in children) and load.alive()  # noqa: E731
     try:
