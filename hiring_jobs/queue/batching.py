@@ -18,8 +18,10 @@ Where this goes around Procrastinate (pinned to 3.10 in pyproject.toml), and why
 - it overrides private methods of `procrastinate.worker.Worker`: `_fetch_and_process_jobs`
   (the loop, with per-queue slots instead of one semaphore), `_shutdown` (the heartbeat
   lives until the last job ended), `_persist_job_status` (plain finishes only, fenced;
-  retries and deletions go through the JobManager, fenced too: queue/manager.py) and
-  `_log_extra` (not built for the per-job lines logged at DEBUG);
+  retries and deletions go through the JobManager, fenced too: queue/manager.py),
+  `_log_extra` (not built for the per-job lines logged at DEBUG) and
+  `_handle_notification` (a job inserted makes the shared bucket's queues due for a new
+  probe: queue/waiting_queues.py);
 - it inlines the fetch query with per-queue LIMITs (upstream's SQL function returns one
   row), its lock rule rewritten in an equivalent form that keeps a backlog from making
   each fetch read every waiting job (see FETCH_JOBS).

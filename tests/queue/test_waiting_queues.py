@@ -212,3 +212,17 @@ async def _until(condition: Any, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+def test_the_notification_handler_we_extend_is_still_procrastinates() -> None:
+    """Fails when an upgrade renames Worker._handle_notification (BatchingWorker counts
+    the jobs inserted there) or changes how the listener calls it."""
+    import inspect
+
+    from procrastinate.worker import Worker
+
+    parameters = inspect.signature(Worker._handle_notification).parameters
+    assert list(parameters) == ["self", "channel", "notification"]
+    assert "on_notification=self._handle_notification" in inspect.getsource(
+        Worker._start_side_tasks
+    )
