@@ -14,12 +14,14 @@ import pytest
 from procrastinate import jobs, sql
 from sqlalchemy.orm import Session, sessionmaker
 
-from hiring_jobs.app import app, make_connector
+from hiring_jobs.app import JOB_STATE_SETTINGS, app, make_connector
 from hiring_jobs.queue import manager as manager_module
 from hiring_jobs.queue.defer import defer
 from hiring_jobs.queue.manager import QueueJobManager
+from hiring_jobs.sql import QUEUE
 from tests.support import tasks
 from tests.support.jobs import run_batching_worker_until_idle, run_worker_until_idle
+from tests.support.reads import flush_counts, rows_read
 
 
 @pytest.fixture
@@ -309,3 +311,56 @@ def test_the_cursor_helpers_an_unprepared_query_uses_are_still_procrastinates() 
     source = inspect.getsource(PsycopgConnector.execute_query_all_async)
     assert "async with self._get_cursor() as cursor:" in source
     assert "await cursor.execute(query, self._wrap_json(arguments))" in source
+
+
+@pytest.mark.parametrize("statement", ["finish_owned_jobs", "delete_owned_jobs"])
+def test_a_finish_planned_on_statistics_of_an_empty_queue_reads_only_its_jobs(
+    database_url: str, statement: str
+) -> None:
+    """ANALYZE between bursts sees no waiting job; the finish then read every waiting job
+    through Procrastinate's index on `todo` and `doing` jobs (36 ms a finish with 100,000
+    waiting). It finds its jobs by primary key whatever the statistics say."""
+    backlog = 20_000
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        psycopg.connect(database_url, autocommit=True) as worker,
+    ):
+        worker.execute(JOB_STATE_SETTINGS)  # a worker's connection
+        worker.execute("SET plan_cache_mode = force_generic_plan")  # the plan it keeps
+        worker_id = _scalar(conn, "SELECT worker_id FROM procrastinate_register_worker_v1()")
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)"
+            " SELECT 'default', 'tests.echo', '{}', 'succeeded' FROM generate_series(1, 1000)"
+        )
+        conn.execute("VACUUM ANALYZE procrastinate_jobs")  # the queue is empty
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+            " SELECT 'default', 'tests.echo', '{}' FROM generate_series(1, %s)",
+            (backlog,),
+        )
+        before = rows_read(conn, "procrastinate_jobs")
+        for _ in range(10):
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s"
+                    " WHERE id IN (SELECT id FROM procrastinate_jobs WHERE status = 'todo'"
+                    "              ORDER BY id LIMIT 8) RETURNING id",
+                    (worker_id,),
+                )
+            ]
+            finished = worker.execute(
+                QUEUE[statement],
+                {"ids": ids, "statuses": ["succeeded"] * 8, "worker_id": worker_id},
+                prepare=True,
+            ).fetchall()
+            assert len(finished) == 8
+        flush_counts(worker)
+        read = rows_read(conn, "procrastinate_jobs") - before
+    assert read < backlog / 4, f"10 finishes of 8 jobs (and their fetches) read {read} rows"
+
+
+def _scalar(conn: psycopg.Connection, query: str) -> int:
+    row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return int(row[0])
