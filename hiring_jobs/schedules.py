@@ -37,17 +37,24 @@ def periodic_schedule(now: datetime | None = None, *, runs: int = 3) -> list[Sch
     start = (now or datetime.now(UTC)).astimezone(UTC)
     entries = []
     for periodic in app.periodic_registry.periodic_tasks.values():
-        times = croniter(periodic.cron, start)
         entries.append(
             ScheduleEntry(
                 task=periodic.task.name,
                 periodic_id=periodic.periodic_id,
                 cron=periodic.cron,
                 queue=periodic.configure_kwargs.get("queue") or periodic.task.queue,
-                next_runs=tuple(times.get_next(datetime) for _ in range(runs)),
+                next_runs=tuple(next_ticks(periodic.cron, start, runs)),
             )
         )
     return sorted(entries, key=lambda entry: (entry.next_runs, entry.task))
+
+
+def next_ticks(cron: str, start: datetime, count: int) -> list[datetime]:
+    """The next `count` times `cron` fires after `start`."""
+    if not count:
+        return []
+    times = croniter(cron, start)
+    return [times.get_next(datetime) for _ in range(count)]
 
 
 def format_schedule(entries: list[ScheduleEntry]) -> str:

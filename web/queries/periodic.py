@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hiring_jobs.queue import cron
 from hiring_jobs.queue.defer import DeferOptions, defer
+from hiring_jobs.schedules import next_ticks
 from hiring_jobs.sql import QUEUE, run
 
 # A tick is "missed" once it is this late: the scheduler defers within a second or two,
@@ -111,19 +112,12 @@ def _schedule(
         last_run_at=last_at,
         last_job_id=row.job_id if row is not None else None,
         last_status=row.status if row is not None else None,
-        next_runs=_upcoming(periodic.cron, now, next_runs),
+        next_runs=next_ticks(periodic.cron, now, next_runs),
         missed_tick=missed,
         enabled=policy.enabled,
         catch_up=policy.catch_up.value,
         window_seconds=policy.window_seconds,
     )
-
-
-def _upcoming(expression: str, now: datetime, count: int) -> list[datetime]:
-    if not count:
-        return []
-    ticks = croniter(expression, now)
-    return [ticks.get_next(datetime) for _ in range(count)]
 
 
 def missed_warnings(found: list[Schedule]) -> list[str]:
