@@ -1,10 +1,19 @@
 """Backlog: does completion hold when 100,000 jobs are already waiting?
 
 The same worker, the same producer (bench_load: no-op jobs at a fixed rate above what the
-workers can take, in small transactions), twice in one run: first on an empty queue, then
-with `backlog` jobs queued beforehand. Completion rate is what succeeded during the
+workers can take, in small transactions), twice in one round: once on an empty queue,
+once with `backlog` jobs queued first. Completion rate is what succeeded during the
 window divided by its length; the backlog phase should complete as fast as the empty one
 (the fetch must not cost more with more jobs waiting).
+
+The two phases differ in the backlog only. Each starts from an emptied job table
+(TRUNCATE) with a worker started for it, and the rounds alternate which phase runs
+first. Until 2026-12-04 the loaded phase ran second, on the table the empty phase had
+used (its 60,000-80,000 jobs run, then vacuumed away), and so measured that history as
+well as the backlog: two empty phases in a row on one table, vacuumed between them and
+nothing queued, measured 0.79x and 0.94x; fresh tables alternated (empty, loaded,
+loaded, empty) 978, 946, 862, 949 jobs/s; one worker over emptied tables (empty, empty,
+loaded, empty) 1,037, 980, 954, 1,006 (README, "Backlogs, writes per job").
 
 Each window starts right after a CHECKPOINT. Without it, the loaded phase paid for a
 checkpoint the empty one did not: the 100,000-job enqueue just before it writes enough WAL
@@ -12,16 +21,6 @@ to start one (max_wal_size), and the first write to each page after a checkpoint
 whole page. Seen in the server's log (2026-12-03): in 4 of 5 loaded windows a checkpoint
 had started during the window or in the 70 s before it, 2 of them set off by WAL volume;
 those rounds measured 0.66-0.80x, the one without 0.89x.
-
-And the loaded phase starts, as the empty one does, with no dead row versions in the jobs
-table: the empty phase's jobs are vacuumed away first, as autovacuum would on any
-production server (this machine's CI server runs without it). Each job run leaves dead
-entries at the front of the `todo` indexes, which every fetch then steps over until a
-vacuum removes them: in a 0.71x round, pg_stat_statements showed the fetch reading 417
-buffers per call in the loaded window against 173 in the empty one (1.43 against 0.61 ms),
-behind the 60,000-70,000 jobs run before it. That VACUUM also gives the planner the
-table's size as autovacuum would, which is how the finish's plan that read every
-waiting job (hiring_jobs/sql/queue.sql, finish_owned_jobs) was found.
 """
 
 from __future__ import annotations
@@ -61,31 +60,38 @@ class Backlog:
 
 
 def measure(
-    bench: Bench, contender: bench_drain.Contender, backlog: int, rate: float, seconds: float
+    bench: Bench,
+    contender: bench_drain.Contender,
+    backlog: int,
+    rate: float,
+    seconds: float,
+    *,
+    loaded_first: bool = False,
 ) -> Backlog:
+    """One round: the empty phase and the loaded one, in the order asked."""
+    order = (backlog, 0) if loaded_first else (0, backlog)
+    windows = {queued: phase(bench, contender, queued, rate, seconds) for queued in order}
+    return Backlog(empty=windows[0], loaded=windows[backlog])
+
+
+def phase(
+    bench: Bench, contender: bench_drain.Contender, queued: int, rate: float, seconds: float
+) -> Window:
+    """From an emptied table and a worker started for it: `queued` jobs enqueued once the
+    worker listens (their notifications reach it, as a bulk import's would), then the
+    window."""
     reset_jobs(bench)
     children = contender.start(bench)
     try:
         wait_listening(bench, children, contender.listeners)
-        empty = window(bench, rate, seconds, children)
-        wait_until(
-            lambda: waiting(bench) == 0,
-            # The producer outran the workers: what it left waits (at >= 50 jobs/s).
-            timeout=120 + seconds + empty.waiting_at_end / 50,
-            what="the empty phase's jobs to finish",
-            interval=0.2,
-            alive=lambda: all(child.alive() for child in children),
-        )
-        with bench.connect() as conn:
-            conn.execute("VACUUM procrastinate_jobs")  # as after TRUNCATE (module docstring)
-        bench_drain.enqueue_noops(bench, backlog)
-        loaded = window(bench, rate, seconds, children)
+        if queued:
+            bench_drain.enqueue_noops(bench, queued)
+        return window(bench, rate, seconds, children)
     except BenchError as exc:
         raise BenchError(f"backlog: {exc}\n{children[0].tail()}") from None
     finally:
         for child in children:
             child.stop()
-    return Backlog(empty=empty, loaded=loaded)
 
 
 def window(bench: Bench, rate: float, seconds: float, children: list[Child]) -> Window:

@@ -446,12 +446,20 @@ def section_backlog(bench: Bench, sizes: Sizes, options: Options, report: Report
     """Completion with a standing backlog against the same worker on an empty queue."""
     results = []
     for index in range(sizes.rounds):
+        loaded_first = index % 2 == 1  # alternated: neither phase always runs first
         result = backlog.measure(
-            bench, drain.ours(bench), sizes.backlog, BACKLOG_PRODUCER_RATE, sizes.window_seconds
+            bench,
+            drain.ours(bench),
+            sizes.backlog,
+            BACKLOG_PRODUCER_RATE,
+            sizes.window_seconds,
+            loaded_first=loaded_first,
         )
         bench.log(
-            f"backlog round {index + 1}: empty {result.empty.completed_per_second:,.0f}/s,"
+            f"backlog round {index + 1} ({'loaded' if loaded_first else 'empty'} first):"
+            f" empty {result.empty.completed_per_second:,.0f}/s,"
             f" with {sizes.backlog:,} queued {result.loaded.completed_per_second:,.0f}/s"
+            f" ({result.ratio:.2f}x)"
         )
         results.append(result)
     empty = median([r.empty.completed_per_second for r in results])
