@@ -69,9 +69,13 @@ def measure(
     loaded_first: bool = False,
 ) -> Backlog:
     """One round: the empty phase and the loaded one, in the order asked."""
-    order = (backlog, 0) if loaded_first else (0, backlog)
-    windows = {queued: phase(bench, contender, queued, rate, seconds) for queued in order}
-    return Backlog(empty=windows[0], loaded=windows[backlog])
+    if loaded_first:
+        loaded = phase(bench, contender, backlog, rate, seconds)
+        empty = phase(bench, contender, 0, rate, seconds)
+    else:
+        empty = phase(bench, contender, 0, rate, seconds)
+        loaded = phase(bench, contender, backlog, rate, seconds)
+    return Backlog(empty=empty, loaded=loaded)
 
 
 def phase(
