@@ -46,7 +46,6 @@ PRODUCER_MARGIN_SECONDS = 30.0
 @dataclasses.dataclass(frozen=True)
 class Window:
     completed_per_second: float
-    waiting_at_end: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +113,7 @@ def window(bench: Bench, rate: float, seconds: float, children: list[Child]) -> 
         after, elapsed = succeeded(bench), time.monotonic() - started
     finally:
         load.stop()
-    return Window(completed_per_second=(after - before) / elapsed, waiting_at_end=waiting(bench))
+    return Window(completed_per_second=(after - before) / elapsed)
 
 
 def newest_job(bench: Bench) -> int:
@@ -127,13 +126,5 @@ def succeeded(bench: Bench) -> int:
     with bench.connect() as conn:
         row = conn.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def waiting(bench: Bench) -> int:
-    with bench.connect() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
         ).fetchone()
     return int(row[0]) if row else 0
