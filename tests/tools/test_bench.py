@@ -65,3 +65,28 @@ def test_a_held_snapshot_phase_that_fell_behind_says_how_many_probes_never_start
         completed_per_second=100.0, pickup_p99_ms=12.4, dead_share={}, dead_per_finished_job=2.0
     )
     assert on_time.pickup() == "pickup p99 12 ms"
+
+
+@pytest.mark.parametrize("loaded_first", [False, True])
+def test_a_machine_slowing_steadily_through_a_backlog_round_does_not_bias_its_ratio(
+    monkeypatch: pytest.MonkeyPatch, loaded_first: bool
+) -> None:
+    """Each window 10% slower than the one before, the backlog changing nothing: the
+    mirrored round measures 1.00x either way round (one window of each kind: 0.90x or
+    1.11x)."""
+    from tools.bench import backlog
+
+    rates = iter([1_000.0, 900.0, 800.0, 700.0])
+    queued_per_window: list[int] = []
+
+    def drifting_phase(_bench: object, _contender: object, queued: int, *_: float) -> object:
+        queued_per_window.append(queued)
+        return backlog.Window(completed_per_second=next(rates))
+
+    monkeypatch.setattr(backlog, "phase", drifting_phase)
+    result = backlog.measure(None, None, 100_000, 2_000.0, 30.0, loaded_first=loaded_first)  # type: ignore[arg-type]
+
+    assert result.ratio == pytest.approx(1.0)
+    assert len(result.empty) == len(result.loaded) == 2
+    mirrored = [100_000, 0, 0, 100_000] if loaded_first else [0, 100_000, 100_000, 0]
+    assert queued_per_window == mirrored

@@ -1,19 +1,24 @@
 """Backlog: does completion hold when 100,000 jobs are already waiting?
 
 The same worker, the same producer (bench_load: no-op jobs at a fixed rate above what the
-workers can take, in small transactions), twice in one round: once on an empty queue,
-once with `backlog` jobs queued first. Completion rate is what succeeded during the
-window divided by its length; the backlog phase should complete as fast as the empty one
-(the fetch must not cost more with more jobs waiting).
+workers can take, in small transactions), in two kinds of window: on an empty queue, and
+with `backlog` jobs queued first. Completion rate is what succeeded during the window
+divided by its length; the loaded windows should complete as fast as the empty ones (the
+fetch must not cost more with more jobs waiting).
 
-The two phases differ in the backlog only. Each starts from an emptied job table
-(TRUNCATE) with a worker started for it, and the rounds alternate which phase runs
-first. Until 2026-12-04 the loaded phase ran second, on the table the empty phase had
-used (its 60,000-80,000 jobs run, then vacuumed away), and so measured that history as
-well as the backlog: two empty phases in a row on one table, vacuumed between them and
-nothing queued, measured 0.79x and 0.94x; fresh tables alternated (empty, loaded,
-loaded, empty) 978, 946, 862, 949 jobs/s; one worker over emptied tables (empty, empty,
-loaded, empty) 1,037, 980, 954, 1,006 (README, "Backlogs, writes per job").
+The two kinds differ in the backlog only. Each starts from an emptied job table
+(TRUNCATE) with a worker started for it. Until 2026-12-04 the loaded phase ran second, on
+the table the empty phase had used (its 60,000-80,000 jobs run, then vacuumed away), and
+so measured that history as well as the backlog.
+
+A round runs four windows in mirrored order (empty, loaded, loaded, empty; the next round
+loaded, empty, empty, loaded), and its ratio compares the two windows of each kind
+together. This machine's speed drifts by 10-30% within minutes (the same code's CPU per
+job, measured over every process), more than the backlog changes: with one window of each
+kind per round, rounds alternated, one run measured 0.87x and 0.80x. On 2026-12-04 two
+mirrored rounds (ELLE, ELLE) measured 729 / 723 / 735 / 767 and 739 / 707 / 596 / 538
+jobs/s, 0.97x and 1.02x: a drift that speeds or slows the machine steadily across a round
+weighs on both kinds alike (README, "Backlogs, writes per job").
 
 Each window starts right after a CHECKPOINT. Without it, the loaded phase paid for a
 checkpoint the empty one did not: the 100,000-job enqueue just before it writes enough WAL
@@ -50,12 +55,32 @@ class Window:
 
 @dataclasses.dataclass(frozen=True)
 class Backlog:
-    empty: Window
-    loaded: Window
+    """One round's windows of each kind, in the order they ran."""
+
+    empty: tuple[Window, ...]
+    loaded: tuple[Window, ...]
+
+    @property
+    def empty_rate(self) -> float:
+        return _mean_rate(self.empty)
+
+    @property
+    def loaded_rate(self) -> float:
+        return _mean_rate(self.loaded)
 
     @property
     def ratio(self) -> float:
-        return self.loaded.completed_per_second / max(self.empty.completed_per_second, 1e-9)
+        return self.loaded_rate / max(self.empty_rate, 1e-9)
+
+
+def _mean_rate(windows: tuple[Window, ...]) -> float:
+    return sum(w.completed_per_second for w in windows) / len(windows)
+
+
+def mirrored_order(loaded_first: bool) -> tuple[bool, ...]:
+    """Whether each of a round's four windows is the loaded one (module docstring)."""
+    first, second = (True, False) if loaded_first else (False, True)
+    return (first, second, second, first)
 
 
 def measure(
@@ -67,14 +92,12 @@ def measure(
     *,
     loaded_first: bool = False,
 ) -> Backlog:
-    """One round: the empty phase and the loaded one, in the order asked."""
-    if loaded_first:
-        loaded = phase(bench, contender, backlog, rate, seconds)
-        empty = phase(bench, contender, 0, rate, seconds)
-    else:
-        empty = phase(bench, contender, 0, rate, seconds)
-        loaded = phase(bench, contender, backlog, rate, seconds)
-    return Backlog(empty=empty, loaded=loaded)
+    """One round: two empty windows and two loaded ones, in mirrored order."""
+    windows: dict[bool, list[Window]] = {False: [], True: []}
+    for loaded in mirrored_order(loaded_first):
+        queued = backlog if loaded else 0
+        windows[loaded].append(phase(bench, contender, queued, rate, seconds))
+    return Backlog(empty=tuple(windows[False]), loaded=tuple(windows[True]))
 
 
 def phase(

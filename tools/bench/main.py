@@ -446,7 +446,7 @@ def section_backlog(bench: Bench, sizes: Sizes, options: Options, report: Report
     """Completion with a standing backlog against the same worker on an empty queue."""
     results = []
     for index in range(sizes.rounds):
-        loaded_first = index % 2 == 1  # alternated: neither phase always runs first
+        loaded_first = index % 2 == 1  # mirrored rounds: ELLE, then LEEL (backlog.py)
         result = backlog.measure(
             bench,
             drain.ours(bench),
@@ -455,22 +455,30 @@ def section_backlog(bench: Bench, sizes: Sizes, options: Options, report: Report
             sizes.window_seconds,
             loaded_first=loaded_first,
         )
+        empty_windows = " / ".join(f"{w.completed_per_second:,.0f}" for w in result.empty)
+        loaded_windows = " / ".join(f"{w.completed_per_second:,.0f}" for w in result.loaded)
         bench.log(
-            f"backlog round {index + 1} ({'loaded' if loaded_first else 'empty'} first):"
-            f" empty {result.empty.completed_per_second:,.0f}/s,"
-            f" with {sizes.backlog:,} queued {result.loaded.completed_per_second:,.0f}/s"
+            f"backlog round {index + 1} ({'LEEL' if loaded_first else 'ELLE'}):"
+            f" empty {empty_windows}/s, with {sizes.backlog:,} queued {loaded_windows}/s"
             f" ({result.ratio:.2f}x)"
         )
         results.append(result)
-    empty = median([r.empty.completed_per_second for r in results])
-    loaded = median([r.loaded.completed_per_second for r in results])
+    empty = median([r.empty_rate for r in results])
+    loaded = median([r.loaded_rate for r in results])
     ratio = median([r.ratio for r in results])
+    rounds = ", ".join(f"{r.ratio:.2f}x" for r in results)
     offered = f"producer at {BACKLOG_PRODUCER_RATE:,.0f}/s for {sizes.window_seconds:.0f} s"
-    report.add("backlog", f"completion, empty queue ({offered})", f"{empty:,.0f} jobs/s")
     report.add(
-        "backlog", f"completion, {sizes.backlog:,} jobs queued first", f"{loaded:,.0f} jobs/s"
+        "backlog", f"completion, empty queue ({offered}, 2 windows a round)", f"{empty:,.0f} jobs/s"
     )
-    report.check("backlog", "backlog / empty", f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
+    report.add(
+        "backlog",
+        f"completion, {sizes.backlog:,} jobs queued first (2 windows a round)",
+        f"{loaded:,.0f} jobs/s",
+    )
+    report.check(
+        "backlog", f"backlog / empty (rounds: {rounds})", f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9
+    )
 
 
 def section_snapshot(bench: Bench, sizes: Sizes, options: Options, report: Report) -> None:
