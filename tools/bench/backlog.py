@@ -13,7 +13,7 @@ so measured that history as well as the backlog.
 
 A round runs four windows in mirrored order (empty, loaded, loaded, empty; the next round
 loaded, empty, empty, loaded), and its ratio compares the two windows of each kind
-together. This machine's speed drifts by 10-30% within minutes (the same code's CPU per
+together. This machine's speed drifts by 10-40% within minutes (the same code's CPU per
 job, measured over every process), more than the backlog changes: with one window of each
 kind per round, rounds alternated, one run measured 0.87x and 0.80x. On 2026-12-04 two
 mirrored rounds (ELLE, ELLE) measured 729 / 723 / 735 / 767 and 739 / 707 / 596 / 538
